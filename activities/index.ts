@@ -1,2 +1,2 @@
 // Every activity the workers register. Workflows import this module as a *type* only.
-export {};
+export * from './ingest';

@@ -2,6 +2,8 @@
 // exports register(program).
 import { Command } from 'commander';
 import { register as registerStack } from './commands/stack';
+import { register as registerDataset } from './commands/dataset';
+import { register as registerWorker } from './commands/worker';
 
 const program = new Command();
 program
@@ -11,6 +13,9 @@ program
   .showHelpAfterError();
 
 registerStack(program);
+const datasetCommand = registerDataset(program);
+void datasetCommand;
+registerWorker(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`mmedpo: ${e.message}`);

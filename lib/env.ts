@@ -5,6 +5,9 @@ import * as path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ArtifactStore } from './storage';
 
+// The AWS SDK warns that releases after 2027-01 need Node 22; noise for Node 20 users.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export interface Runtime {
   temporalAddress: string;
   namespace: string;

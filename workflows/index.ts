@@ -1,3 +1,3 @@
 // Every workflow type; this file is the workflowsPath of every worker bundle.
 // Deterministic code only: no I/O, no Node builtins, activities imported as types.
-export {};
+export * from './ingest';

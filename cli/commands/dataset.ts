@@ -1,0 +1,73 @@
+import { Command } from 'commander';
+import { formatProblem, summarize } from '../../core/dataset';
+import { FORMATS, loadDataset } from '../../lib/datasets';
+import * as path from 'node:path';
+import { CampaignIdKey, DatasetKey, StageKey } from '../../core/search-attributes';
+import { sha256Hex } from '../../lib/hash';
+import type { IngestResult } from '../../workflows/ingest';
+import { runWorkflow } from '../run-workflow';
+import { action, printJson, UserError } from '../util';
+
+export function register(program: Command): Command {
+  const dataset = program.command('dataset').description('dataset loaders, validation and ingest');
+  dataset
+    .command('validate')
+    .description('load a dataset, decode every image and report items, images, answer types and every problem by row')
+    .requiredOption('--format <format>', `one of ${FORMATS.join(', ')}`)
+    .requiredOption('--root <dir>', 'dataset folder')
+    .option('--split <split>', 'only this split')
+    .option('--language <lang>', 'SLAKE q_lang to keep (default en; "" keeps all)')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (o: { format: string; root: string; split?: string; language?: string; json?: boolean }) => {
+        const d = await loadDataset({ format: o.format, root: o.root, split: o.split, language: o.language });
+        const s = summarize(d);
+        if (o.json) {
+          printJson({ ...s, problems: d.problems });
+        } else {
+          console.log(`${s.format}: ${s.items} items, ${s.images} images, splits ${s.splits.join(', ')}`);
+          console.log(`answer types: ${Object.entries(s.answerTypes).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}`);
+          for (const p of d.problems) console.log(`problem: ${formatProblem(p)}`);
+          console.log(d.problems.length ? `${d.problems.length} problem(s)` : 'no problems');
+        }
+        if (d.problems.length) throw new UserError(`${d.problems.length} problem(s) in ${o.root}`, 2);
+      }),
+    );
+  dataset
+    .command('ingest')
+    .description('durable ingest: upload each image once to S3, write the dataset manifest (bad rows quarantined)')
+    .requiredOption('--format <format>', `one of ${FORMATS.join(', ')}`)
+    .requiredOption('--root <dir>', 'dataset folder (readable by the workers)')
+    .option('--split <split>', 'only this split')
+    .option('--language <lang>', 'SLAKE q_lang to keep (default en)')
+    .option('--campaign <id>', 'campaign id for the CampaignId search attribute')
+    .option('--chunk-size <n>', 'items per ingest chunk', '250')
+    .option('--no-worker', 'do not run an in-process worker (use `npx mmedpo worker curation`)')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (o: { format: string; root: string; split?: string; language?: string; campaign?: string; chunkSize: string; worker: boolean; json?: boolean }) => {
+        if (!(FORMATS as readonly string[]).includes(o.format)) throw new UserError(`unknown format "${o.format}": use one of ${FORMATS.join(', ')}`);
+        const root = path.resolve(o.root);
+        const workflowId = `ingest-${o.format}-${sha256Hex(`${root}\u0000${o.split ?? ''}\u0000${o.language ?? ''}`).slice(0, 12)}`;
+        const { result, url } = await runWorkflow<IngestResult>('ingestWorkflow', {
+          workflowId,
+          args: [{ format: o.format, root, split: o.split, language: o.language, campaignId: o.campaign, chunkSize: Number(o.chunkSize) }],
+          searchAttributes: [
+            { key: StageKey, value: 'ingest' },
+            { key: DatasetKey, value: o.format },
+            ...(o.campaign ? [{ key: CampaignIdKey, value: o.campaign }] : []),
+          ],
+          staticSummary: `ingest ${o.format} ${path.basename(root)}${o.split ? ` (${o.split})` : ''}`,
+          embeddedWorker: o.worker,
+          onStarted: (u) => {
+            if (!o.json) console.error(`ingest ${workflowId} started${u ? `: ${u}` : ''}`);
+          },
+        });
+        if (o.json) return printJson({ workflowId, url, ...result });
+        console.log(`manifest  ${result.manifestKey}`);
+        console.log(`items     ${result.items}   images ${result.images}   quarantined ${result.quarantined}`);
+        if (url) console.log(`web ui    ${url}`);
+      }),
+    );
+  return dataset;
+}

@@ -1,0 +1,32 @@
+// Temporal client/worker construction shared by the CLI, the worker entry points and tests.
+import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, WorkerOptions } from '@temporalio/worker';
+import { resolveRuntime, Runtime as MmedpoRuntime } from './env';
+
+export const WORKFLOWS_PATH = path.resolve(__dirname, '../workflows/index.ts');
+
+export async function connectClient(rt: MmedpoRuntime = resolveRuntime()): Promise<Client> {
+  const connection = await Connection.connect({ address: rt.temporalAddress, connectTimeout: '5s' }).catch((e: Error) => {
+    throw new Error(`cannot reach Temporal at ${rt.temporalAddress} (${e.message.split('\n')[0]}) — run \`npx mmedpo stack up\` or set MMEDPO_TEMPORAL_ADDRESS`);
+  });
+  return new Client({ connection, namespace: rt.namespace });
+}
+
+let runtimeInstalled = false;
+/** Quiet core logs unless asked (they go to stderr and drown CLI output). */
+export function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.MMEDPO_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
+  } catch {
+    /* already installed */
+  }
+}
+
+export async function createWorker(o: Omit<WorkerOptions, 'connection'>, rt: MmedpoRuntime = resolveRuntime()): Promise<Worker> {
+  installRuntime();
+  const connection = await NativeConnection.connect({ address: rt.temporalAddress });
+  return Worker.create({ connection, namespace: rt.namespace, ...o });
+}

@@ -1,0 +1,33 @@
+// The curation worker: every workflow, plus the CPU curation activities (ingest,
+// visual branch, debate orchestration helpers). Run: `npx mmedpo worker curation`.
+import type { Worker } from '@temporalio/worker';
+import * as activities from '../activities';
+import { TASK_QUEUES } from '../core/queues';
+import { createWorker, WORKFLOWS_PATH } from '../lib/temporal';
+
+export interface CurationWorkerOptions {
+  taskQueue?: string;
+  maxConcurrentActivities?: number;
+}
+
+export async function createCurationWorker(o: CurationWorkerOptions = {}): Promise<Worker> {
+  return createWorker({
+    taskQueue: o.taskQueue ?? TASK_QUEUES.curation,
+    workflowsPath: WORKFLOWS_PATH,
+    activities,
+    maxConcurrentActivityTaskExecutions: o.maxConcurrentActivities ?? 8,
+    shutdownGraceTime: '30s',
+  });
+}
+
+if (require.main === module) {
+  createCurationWorker({ taskQueue: process.env.MMEDPO_TASK_QUEUE })
+    .then((w) => {
+      console.error(`curation worker on task queue ${w.options.taskQueue}`);
+      return w.run();
+    })
+    .catch((e: Error) => {
+      console.error(`curation worker: ${e.message}`);
+      process.exit(1);
+    });
+}
