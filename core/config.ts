@@ -75,7 +75,7 @@ export const CampaignConfigSchema = z
           .default({ studies: 300, size: 256, testFraction: 0.2 }),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     models: z
       .object({
         target: ModelRoleSchema.default({ model: 'offline', temperature: 1.0, maxTokens: 256, timeoutMs: 120_000 }),
@@ -83,7 +83,7 @@ export const CampaignConfigSchema = z
         agents: z.array(ModelRoleSchema).min(1).default(defaultAgents),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     curation: z
       .object({
         /** Target samples per item for the text branch. */
@@ -96,7 +96,7 @@ export const CampaignConfigSchema = z
         concurrency: z.number().int().min(1).max(500).default(16),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     debate: z
       .object({
         /** Round cap r; a round = one turn per agent. */
@@ -110,7 +110,7 @@ export const CampaignConfigSchema = z
         singleAgent: z.boolean().default(false),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     noise: z
       .object({
         mode: z.enum(['local', 'global', 'replace']).default('local'),
@@ -125,7 +125,7 @@ export const CampaignConfigSchema = z
       })
       .strict()
       .refine((n) => n.k <= n.steps, { message: 'noise.k must be ≤ noise.steps', path: ['k'] })
-      .default({} as never),
+      .prefault({}),
     visualTool: z
       .object({
         /** Path to the .onnx; its contract lives next to it as <name>.json. Absent → bundled localizer. */
@@ -133,7 +133,7 @@ export const CampaignConfigSchema = z
         entity: z.string().default('disease'),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     normalization: z
       .object({
         mode: z.enum(['zscore', 'raw']).default('zscore'),
@@ -144,7 +144,7 @@ export const CampaignConfigSchema = z
       })
       .strict()
       .refine((n) => n.beta >= n.alpha, { message: 'normalization.beta must be ≥ alpha', path: ['beta'] })
-      .default({} as never),
+      .prefault({}),
     training: z
       .object({
         enabled: z.boolean().default(true),
@@ -171,7 +171,7 @@ export const CampaignConfigSchema = z
         device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     evaluation: z
       .object({
         enabled: z.boolean().default(true),
@@ -181,7 +181,7 @@ export const CampaignConfigSchema = z
         temperature: z.number().min(0).default(0.2),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     storage: z
       .object({
         bucket: z.string().min(3).default('mmedpo-artifacts'),
@@ -194,7 +194,7 @@ export const CampaignConfigSchema = z
         prefix: z.string().default(''),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     temporal: z
       .object({
         address: z.string().default('127.0.0.1:7233'),
@@ -203,7 +203,7 @@ export const CampaignConfigSchema = z
         encryptionKeyEnv: envVarName.optional(),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
   })
   .strict();
 

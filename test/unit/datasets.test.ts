@@ -1,0 +1,110 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { summarize } from '../../core/dataset';
+import { loadDataset } from '../../lib/datasets';
+
+const SAMPLE = path.resolve(__dirname, '../../../shared/datasets/vqa-rad-sample');
+const PNG_1PX = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010800000000' + '3a7e9b55' + '0000000a49444154789c63600000000200015e2f9bd40000000049454e44ae426082', 'hex');
+
+function tmpdir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'mmedpo-ds-'));
+}
+
+describe('VQA-RAD loader on the real sample', () => {
+  it('reads 368 items on 40 images (223 closed, 145 open) with no problem', async () => {
+    const d = await loadDataset({ format: 'vqa-rad', root: SAMPLE });
+    const s = summarize(d);
+    expect(s).toMatchObject({ items: 368, images: 40, answerTypes: { closed: 223, open: 145 }, problems: 0 });
+    expect(d.items[0]!.id).toBe('vqa-rad:train:12');
+    expect(d.items[0]!.images).toEqual(['images/synpic42202.jpg']);
+  });
+
+  it('reports a truncated JPEG and a missing image by row and name', async () => {
+    const root = tmpdir();
+    fs.cpSync(SAMPLE, root, { recursive: true });
+    fs.chmodSync(path.join(root, 'images'), 0o755);
+    const img = path.join(root, 'images', 'synpic42202.jpg');
+    fs.chmodSync(img, 0o644);
+    fs.writeFileSync(img, fs.readFileSync(img).subarray(0, 3000));
+    const rows = JSON.parse(fs.readFileSync(path.join(SAMPLE, 'trainset.json'), 'utf8'));
+    rows[10].image_name = 'missing.jpg';
+    fs.chmodSync(path.join(root, 'trainset.json'), 0o644);
+    fs.writeFileSync(path.join(root, 'trainset.json'), JSON.stringify(rows));
+    const d = await loadDataset({ format: 'vqa-rad', root });
+    const missing = d.problems.filter((p) => p.kind === 'missing-image');
+    const bad = d.problems.filter((p) => p.kind === 'unreadable-image');
+    expect(missing).toEqual([expect.objectContaining({ row: 11, image: 'images/missing.jpg', file: 'trainset.json' })]);
+    expect(bad.length).toBeGreaterThan(0);
+    expect(bad.every((p) => p.image === 'images/synpic42202.jpg')).toBe(true);
+    expect(bad[0]!.message).toMatch(/premature end|truncat/i);
+  });
+});
+
+describe('loaders on hand-made folders', () => {
+  it('VQA-RAD: "CLOSED " rows, malformed rows, empty answers, duplicate ids', async () => {
+    const root = tmpdir();
+    fs.mkdirSync(path.join(root, 'images'));
+    fs.writeFileSync(path.join(root, 'images', 'a.png'), PNG_1PX);
+    fs.writeFileSync(
+      path.join(root, 'testset.json'),
+      JSON.stringify([
+        { qid: 1, image_name: 'a.png', answer: 'yes', answer_type: 'CLOSED ', question: 'Is it?' },
+        { qid: 2, image_name: 'a.png', answer_type: 'OPEN', question: 'What?' },
+        { qid: 3, image_name: 'a.png', answer: ' ', answer_type: 'OPEN', question: 'Where?' },
+        { qid: 1, image_name: 'a.png', answer: 'no', answer_type: 'CLOSED', question: 'Again?' },
+      ]),
+    );
+    const d = await loadDataset({ format: 'vqa-rad', root, split: 'test' });
+    expect(d.items.map((i) => i.answerType)).toEqual(['closed', 'open', 'closed']);
+    expect(d.problems.map((p) => [p.kind, p.row])).toEqual([
+      ['malformed-row', 2],
+      ['empty-answer', 3],
+      ['duplicate-id', 4],
+    ]);
+    expect(d.problems[0]!.message).toContain('answer');
+  });
+
+  it('SLAKE: keeps English rows by default, images under imgs/', async () => {
+    const root = tmpdir();
+    fs.mkdirSync(path.join(root, 'imgs', 'xmlab1'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'imgs', 'xmlab1', 'source.jpg'), PNG_1PX);
+    const row = (qid: number, lang: string) => ({ img_id: 1, img_name: 'xmlab1/source.jpg', question: 'Q?', answer: 'Lung', q_lang: lang, qid, answer_type: 'OPEN' });
+    fs.writeFileSync(path.join(root, 'test.json'), JSON.stringify([row(1, 'en'), row(2, 'zh'), row(3, 'en')]));
+    const d = await loadDataset({ format: 'slake', root });
+    expect(d.items.map((i) => i.id)).toEqual(['slake:test:1', 'slake:test:3']);
+    expect(d.items[0]!.images).toEqual(['imgs/xmlab1/source.jpg']);
+    expect(d.problems).toEqual([]);
+    expect((await loadDataset({ format: 'slake', root, language: '' })).items).toHaveLength(3);
+  });
+
+  it('R2Gen: several images per study, splits, missing images by row', async () => {
+    const root = tmpdir();
+    fs.mkdirSync(path.join(root, 'images', 'CXR1'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'images', 'CXR1', '0.png'), PNG_1PX);
+    fs.writeFileSync(path.join(root, 'images', 'CXR1', '1.png'), PNG_1PX);
+    fs.writeFileSync(
+      path.join(root, 'annotation.json'),
+      JSON.stringify({
+        train: [{ id: 'CXR1', report: 'The heart is normal.', image_path: ['CXR1/0.png', 'CXR1/1.png'], split: 'train' }],
+        val: [],
+        test: [{ id: 'CXR2', report: 'No effusion.', image_path: ['CXR2/0.png'], split: 'test' }, { id: 'CXR3', image_path: [] }],
+      }),
+    );
+    const d = await loadDataset({ format: 'r2gen', root });
+    expect(d.items.map((i) => [i.id, i.images.length, i.kind])).toEqual([
+      ['r2gen:train:CXR1', 2, 'report'],
+      ['r2gen:test:CXR2', 1, 'report'],
+    ]);
+    expect(d.problems.map((p) => [p.kind, p.row])).toEqual([
+      ['missing-image', 2],
+      ['malformed-row', 3],
+    ]);
+    expect((await loadDataset({ format: 'r2gen', root, split: 'test' })).items).toHaveLength(1);
+  });
+
+  it('fails clearly on an unknown format or a folder of the wrong layout', async () => {
+    await expect(loadDataset({ format: 'dicom', root: tmpdir() })).rejects.toThrow(/unknown format "dicom"/);
+    await expect(loadDataset({ format: 'r2gen', root: tmpdir() })).rejects.toThrow(/no annotation.json/);
+  });
+});
