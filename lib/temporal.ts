@@ -2,7 +2,15 @@
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, WorkerOptions } from '@temporalio/worker';
+import { DefaultFailureConverter } from '@temporalio/common';
+import { payloadCodecs } from './codec';
 import { resolveRuntime, Runtime as MmedpoRuntime } from './env';
+
+/** Encrypts payloads and failure messages when MMEDPO_PAYLOAD_KEY is set. */
+export function dataConverter() {
+  const codecs = payloadCodecs();
+  return codecs.length ? { payloadCodecs: codecs, failureConverter: new DefaultFailureConverter({ encodeCommonAttributes: true }) } : undefined;
+}
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../workflows/index.ts');
 
@@ -10,7 +18,7 @@ export async function connectClient(rt: MmedpoRuntime = resolveRuntime()): Promi
   const connection = await Connection.connect({ address: rt.temporalAddress, connectTimeout: '5s' }).catch((e: Error) => {
     throw new Error(`cannot reach Temporal at ${rt.temporalAddress} (${e.message.split('\n')[0]}) — run \`npx mmedpo stack up\` or set MMEDPO_TEMPORAL_ADDRESS`);
   });
-  return new Client({ connection, namespace: rt.namespace });
+  return new Client({ connection, namespace: rt.namespace, dataConverter: dataConverter() });
 }
 
 let runtimeInstalled = false;
@@ -28,5 +36,5 @@ export function installRuntime(): void {
 export async function createWorker(o: Omit<WorkerOptions, 'connection'>, rt: MmedpoRuntime = resolveRuntime()): Promise<Worker> {
   installRuntime();
   const connection = await NativeConnection.connect({ address: rt.temporalAddress });
-  return Worker.create({ connection, namespace: rt.namespace, ...o });
+  return Worker.create({ connection, namespace: rt.namespace, dataConverter: dataConverter(), ...o });
 }
