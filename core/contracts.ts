@@ -1,0 +1,127 @@
+// What the campaign's stages hand each other. Only S3 keys and small numbers
+// travel through workflow history; records live in S3.
+import type { CampaignConfig, VariantName } from './config';
+
+export interface CampaignInput {
+  campaignId: string;
+  config: CampaignConfig;
+  configHash: string;
+  /** Set by `campaign rerun`: the campaign whose config is repeated. */
+  rerunOf?: string;
+}
+
+export type Stage = 'prepare' | 'ingest' | 'curation' | 'merge' | 'train' | 'evaluate' | 'report' | 'done';
+
+export interface QuarantineRecord {
+  itemId: string;
+  stage: string;
+  reason: string;
+}
+
+/** One item's curation outcome (what a shard collects). */
+export interface ItemCuration {
+  itemId: string;
+  text?: { pairKey: string; score: number; consensus: boolean; turns: number; atCap: boolean; singleScore?: number; source?: string };
+  visual?: { pairKey: string; confidence: number };
+  visualGlobal?: { pairKey: string; confidence: number };
+  quarantined: QuarantineRecord[];
+}
+
+export interface ShardInput {
+  campaignId: string;
+  seed: number;
+  manifestKey: string;
+  split: string;
+  start: number;
+  end: number;
+  config: CampaignConfig;
+  /** Which extra curation passes the chosen variants need. */
+  needSingleAgent: boolean;
+  needGlobalNoise: boolean;
+}
+
+export interface ShardResult {
+  shardKey: string;
+  items: number;
+  textPairs: number;
+  visualPairs: number;
+  quarantined: number;
+  debatesAtCap: number;
+  consensus: number;
+  turns: number;
+}
+
+export interface PreferenceSetInfo {
+  variant: VariantName;
+  /** Trainer JSONL: {id, image, rejected_image?, prompt, chosen, rejected, weight} with S3 image keys. */
+  datasetKey: string;
+  /** The authors' LLaVA JSON layout (id, image, conversations, rejected_conversations, rejected_image, weighted_score). */
+  llavaKey: string;
+  pairs: number;
+  stats: { text?: unknown; visual?: unknown };
+}
+
+export interface MergeResult {
+  sets: PreferenceSetInfo[];
+  /** SFT data (ground-truth answers on the train split). */
+  sftKey: string;
+  sftItems: number;
+  quarantineKey: string;
+  quarantined: number;
+}
+
+export interface TrainOutcome {
+  variant: VariantName;
+  adapterKey?: string;
+  metricsKey?: string;
+  finalLoss?: number;
+  steps?: number;
+  skipped?: string;
+}
+
+export interface EvalOutcome {
+  variant: VariantName;
+  predictionsKey: string;
+  scoresKey: string;
+  totals: Record<string, number>;
+}
+
+export interface CampaignProgress {
+  campaignId: string;
+  stage: Stage;
+  paused: boolean;
+  items: { total: number; curated: number; quarantined: number };
+  shards: { total: number; done: number; running: number };
+  debates: { done: number; atCap: number; consensus: number; turns: number };
+  pairs: { text: number; visual: number };
+  training: { variant?: string; done: string[]; step?: number };
+  evaluation: { done: string[] };
+  artifacts: Record<string, string>;
+}
+
+export interface CampaignResult {
+  campaignId: string;
+  manifestKey: string;
+  reportKeys: { markdown: string; csv: string; html: string };
+  table: string;
+  quarantined: number;
+}
+
+/** Variants that need curated pairs, and which pairs/weights each uses (documented in README). */
+export interface VariantSpec {
+  text: boolean;
+  visual: boolean;
+  /** 'crs' = normalized clinical-relevance weights; 'one' = s' = 1 (plain DPO); 'single' = single-LLM scores. */
+  weights: 'crs' | 'one' | 'single';
+  globalNoise: boolean;
+}
+
+export const VARIANT_SPECS: Partial<Record<VariantName, VariantSpec>> = {
+  dpo: { text: true, visual: false, weights: 'one', globalNoise: false },
+  mmedpo: { text: true, visual: true, weights: 'crs', globalNoise: false },
+  'stage1-only': { text: true, visual: false, weights: 'crs', globalNoise: false },
+  'stage2-only': { text: false, visual: true, weights: 'crs', globalNoise: false },
+  'no-crs': { text: true, visual: true, weights: 'one', globalNoise: false },
+  'single-llm': { text: true, visual: true, weights: 'single', globalNoise: false },
+  'global-noise': { text: true, visual: true, weights: 'crs', globalNoise: true },
+};
