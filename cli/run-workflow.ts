@@ -3,7 +3,7 @@
 import { WorkflowIdReusePolicy, WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { SearchAttributePair } from '@temporalio/common';
 import { TASK_QUEUES } from '../core/queues';
-import { resolveRuntime, workflowUrl } from '../lib/env';
+import { checkS3, resolveRuntime, workflowUrl } from '../lib/env';
 import { connectClient } from '../lib/temporal';
 import { createCurationWorker } from '../workers/curation';
 
@@ -19,6 +19,10 @@ export interface RunOptions {
 export async function runWorkflow<R>(workflowType: string, o: RunOptions): Promise<{ result: R; url: string | null; runId: string }> {
   const rt = resolveRuntime();
   const client = await connectClient(rt);
+  await checkS3(rt).catch(async (e) => {
+    await client.connection.close();
+    throw e;
+  });
   try {
     const handle = await client.workflow.start(workflowType, {
       taskQueue: TASK_QUEUES.curation,

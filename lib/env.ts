@@ -66,3 +66,20 @@ export function workflowUrl(rt: Runtime, workflowId: string, runId?: string): st
   const base = `${rt.uiUrl}/namespaces/${encodeURIComponent(rt.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   return runId ? `${base}/${runId}/history` : base;
 }
+
+/** Fails fast, in one line, when S3 is unreachable or the bucket is missing. */
+export async function checkS3(rt: Runtime = resolveRuntime()): Promise<void> {
+  const { HeadBucketCommand } = await import('@aws-sdk/client-s3');
+  const client = s3ClientFromRuntime(rt);
+  const where = rt.s3Endpoint ?? `AWS S3 (${rt.region})`;
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: rt.bucket }));
+  } catch (e) {
+    const err = e as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
+    const status = err.$metadata?.httpStatusCode;
+    const why = status === 404 ? `bucket ${rt.bucket} does not exist` : status === 403 ? `access to bucket ${rt.bucket} denied (check credentials)` : (err.code ?? err.name ?? err.message);
+    throw new Error(`cannot use S3 at ${where}: ${why} — run \`npx mmedpo stack up\` or set MMEDPO_S3_ENDPOINT / MMEDPO_BUCKET`);
+  } finally {
+    client.destroy();
+  }
+}
