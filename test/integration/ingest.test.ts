@@ -63,6 +63,21 @@ describe('ingest workflow on the real stack', () => {
     expect(found).toBe(2);
   });
 
+  it('20,000 items stay far under the history limits (chunked, keys only in history)', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mmedpo-ingest-20k-'));
+    fs.cpSync(path.join(SAMPLE, 'images'), path.join(root, 'images'), { recursive: true });
+    const base = JSON.parse(fs.readFileSync(path.join(SAMPLE, 'trainset.json'), 'utf8')) as Record<string, unknown>[];
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({ ...base[i % base.length], qid: i + 1 }));
+    fs.writeFileSync(path.join(root, 'trainset.json'), JSON.stringify(rows));
+    const id = `ingest20k-${process.pid}-${Date.now()}`;
+    const h = await client.client.workflow.start('ingestWorkflow', { taskQueue, workflowId: id, args: [{ format: 'vqa-rad', root, chunkSize: 1000 }] });
+    const r = (await h.result()) as { items: number; images: number };
+    expect(r).toMatchObject({ items: 20_000, images: 40 });
+    const d = await h.describe();
+    expect(d.historyLength).toBeLessThan(200);
+    expect(d.historySize).toBeLessThan(200_000);
+  });
+
   it('quarantines a truncated image and a missing one with the reason, and completes', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mmedpo-ingest-'));
     fs.cpSync(SAMPLE, root, { recursive: true });
