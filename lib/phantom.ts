@@ -11,6 +11,7 @@ export const PNG_OPTIONS = { compressionLevel: 9, adaptiveFiltering: false, pale
 
 export async function encodeGrayPng(pixels: Uint8Array, width: number, height: number): Promise<Buffer> {
   return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
     .png(PNG_OPTIONS)
     .toBuffer();
 }

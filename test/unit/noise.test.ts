@@ -178,3 +178,22 @@ describe('resampling', () => {
     expect(b[63]).toBe(15);
   });
 });
+
+describe('visual-tool metrics', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { auroc, pointingHit } = require('../../core/visual-eval') as typeof import('../../core/visual-eval');
+  test('AUROC: perfect, reversed, ties, one class', () => {
+    expect(auroc([0.9, 0.8, 0.2, 0.1], [1, 1, 0, 0])).toBe(1);
+    expect(auroc([0.1, 0.2, 0.8, 0.9], [1, 1, 0, 0])).toBe(0);
+    expect(auroc([0.5, 0.5], [1, 0])).toBe(0.5);
+    expect(auroc([0.3, 0.9, 0.5, 0.1], [1, 1, 0, 0])).toBe(0.75);
+    expect(auroc([0.1], [1])).toBeNaN();
+  });
+  test('pointing game uses the resized heatmap maximum', () => {
+    const heat = [0, 0, 0, 1]; // 2×2, hot bottom-right
+    const mask = new Uint8Array(16);
+    mask[15] = 1;
+    expect(pointingHit(heat, 2, 2, mask, 4, 4)).toBe(true);
+    expect(pointingHit([1, 0, 0, 0], 2, 2, mask, 4, 4)).toBe(false);
+  });
+});

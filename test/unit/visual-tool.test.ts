@@ -1,0 +1,88 @@
+/**
+ * @jest-environment ./test/helpers/onnx-environment.js
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { generateStudy } from '../../core/phantom';
+import { pointingHit } from '../../core/visual-eval';
+import { encodeGrayPng } from '../../lib/phantom';
+import { BadImageError, decodeImage, DEFAULT_VISUAL_TOOL, VisualTool } from '../../lib/visual-tool';
+
+const FIXTURE = path.resolve(__dirname, '../fixtures/medklip-tiny.onnx');
+
+async function solid(v: number, w = 50, h = 40): Promise<Buffer> {
+  return sharp({ create: { width: w, height: h, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer();
+}
+
+describe('medklip adapter (MedKLIP-shaped fixture)', () => {
+  test('entity chosen by name, last 4 layers averaged, confidence = softmax[1]', async () => {
+    const tool = await VisualTool.load(FIXTURE, 'disease');
+    const white = await tool.run(await solid(255));
+    const black = await tool.run(await solid(0));
+    expect([white.width, white.height]).toEqual([14, 14]);
+    const peak = white.heatmap.indexOf(Math.max(...white.heatmap));
+    expect([peak % 14, Math.floor(peak / 14)]).toEqual([10, 3]); // layer 0's (0,0) spike is outside the last 4
+    expect(white.confidence).toBeGreaterThan(0.99);
+    expect(black.confidence).toBeLessThan(0.01);
+    const other = await VisualTool.load(FIXTURE, 'entity0');
+    const o = await other.run(await solid(128));
+    const op = o.heatmap.indexOf(Math.max(...o.heatmap));
+    expect([op % 14, Math.floor(op / 14)]).toEqual([2, 12]);
+    expect(other.id).not.toBe(tool.id);
+  });
+
+  test('unknown entity, missing contract and bad contract are clear errors', async () => {
+    await expect(VisualTool.load(FIXTURE, 'no-such-entity')).rejects.toThrow(/entity "no-such-entity" is not among the 75 entities/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-'));
+    fs.copyFileSync(FIXTURE, path.join(dir, 'm.onnx'));
+    await expect(VisualTool.load(path.join(dir, 'm.onnx'))).rejects.toThrow(/contract not found: .*m\.json/);
+    fs.writeFileSync(path.join(dir, 'm.json'), JSON.stringify({ name: 'm', adapter: 'medklip', input: { name: 'image' }, outputs: {} }));
+    await expect(VisualTool.load(path.join(dir, 'm.onnx'))).rejects.toThrow(/bad visual tool contract/);
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('bundled phantom localizer', () => {
+  test('contract loads; runs on gray PNG and RGB JPEG of any size', async () => {
+    const tool = await VisualTool.load(DEFAULT_VISUAL_TOOL);
+    expect(tool.contract.adapter).toBe('heatmap-prob');
+    expect(fs.statSync(DEFAULT_VISUAL_TOOL).size).toBeLessThan(2 * 1024 * 1024);
+    const s = generateStudy({ seed: 31337, studies: 10, size: 256, testFraction: 1 }, 0);
+    const gray = await tool.run(await encodeGrayPng(s.pixels, 256, 256));
+    expect(gray.image.channels).toBe(1);
+    expect([gray.width, gray.height]).toEqual([64, 64]);
+    const jpeg = await sharp(Buffer.from(s.pixels), { raw: { width: 256, height: 256, channels: 1 } }).resize(333, 271).toColourspace('srgb').jpeg().toBuffer();
+    const rgb = await tool.run(jpeg);
+    expect(rgb.image).toMatchObject({ width: 333, height: 271, channels: 3 });
+    expect(Math.abs(rgb.confidence - gray.confidence)).toBeLessThan(0.2);
+  });
+
+  test('abnormal studies score higher than normal ones and the heatmap points at the lesion', async () => {
+    const tool = await VisualTool.load(DEFAULT_VISUAL_TOOL);
+    const abn: number[] = [], nor: number[] = [];
+    let hits = 0;
+    for (let i = 0; i < 30; i++) {
+      const s = generateStudy({ seed: 4242, studies: 30, size: 256, testFraction: 1 }, i);
+      const r = await tool.run(await encodeGrayPng(s.pixels, 256, 256));
+      if (s.findings.length) {
+        abn.push(r.confidence);
+        if (pointingHit(r.heatmap, r.width, r.height, s.maskPixels, 256, 256)) hits++;
+      } else nor.push(r.confidence);
+    }
+    expect(abn.length).toBeGreaterThan(10);
+    expect(nor.length).toBeGreaterThan(3);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(abn)).toBeGreaterThan(mean(nor) + 0.5);
+    expect(hits / abn.length).toBeGreaterThan(0.8);
+  });
+});
+
+describe('decodeImage', () => {
+  test('garbage and truncated images are BadImageError', async () => {
+    await expect(decodeImage(Buffer.from('not an image'))).rejects.toBeInstanceOf(BadImageError);
+    const png = await solid(100, 64, 64);
+    await expect(decodeImage(png.subarray(0, 60))).rejects.toThrow(/cannot decode image/);
+  });
+});
