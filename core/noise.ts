@@ -116,14 +116,16 @@ export function noiseEq2(pixels: Uint8Array, channels: number, h: ArrayLike<numb
   const out = new Uint8Array(pixels);
   const sa = Math.sqrt(ab), sn = Math.sqrt(1 - ab);
   if (sn === 0) return out; // k = 0: identity
+  const normal = normalSampler(rng);
   for (let i = 0; i < n; i++) {
     const m = h[i]!;
     if (m <= 0) continue;
+    // Eq. 2 per value: sa·(x·m) + sn·(ε·m) + x·(1 − m) = x·(1 − m + sa·m) + ε·(sn·m).
+    const gx = 1 - m + sa * m, ge = sn * m;
     const base = i * channels;
     for (let c = 0; c < channels; c++) {
-      const x = pixels[base + c]! / 127.5 - 1;
-      const y = sa * (x * m) + sn * (rng.normal() * m) + x * (1 - m);
-      const q = Math.round((y + 1) * 127.5);
+      const y = TO_UNIT[pixels[base + c]!]! * gx + normal() * ge;
+      const q = Math.floor((y + 1) * 127.5 + 0.5);
       out[base + c] = q < 0 ? 0 : q > 255 ? 255 : q;
     }
   }
@@ -134,9 +136,10 @@ export function noiseEq2(pixels: Uint8Array, channels: number, h: ArrayLike<numb
 export function noiseEq2Float(x: Float32Array, h: ArrayLike<number>, ab: number, rng: Rng): Float32Array {
   const out = new Float32Array(x.length);
   const sa = Math.sqrt(ab), sn = Math.sqrt(1 - ab);
+  const normal = normalSampler(rng);
   for (let i = 0; i < x.length; i++) {
     const m = h[i]!;
-    out[i] = m > 0 ? sa * (x[i]! * m) + sn * (rng.normal() * m) + x[i]! * (1 - m) : x[i]!;
+    out[i] = m > 0 ? sa * (x[i]! * m) + sn * (normal() * m) + x[i]! * (1 - m) : x[i]!;
   }
   return out;
 }
@@ -161,17 +164,80 @@ export function replaceNoise(
   const cut = mean - std;
   const mask = new Float32Array(width * height);
   const out = new Uint8Array(pixels);
+  const normal = normalSampler(rng);
   for (let i = 0; i < mask.length; i++) {
     if (blurred[i]! > cut) {
       mask[i] = 1;
       for (let c = 0; c < channels; c++) {
-        const v = 10 * rng.normal();
+        const v = 10 * normal();
         out[i * channels + c] = v <= 0 ? 0 : v >= 255 ? 255 : Math.floor(v);
       }
     }
   }
   return { out, mask };
 }
+
+
+// ---- Standard normal draws: Marsaglia–Tsang ziggurat (128 layers) over core/rng.ts uniforms.
+// ~4× faster than Box–Muller (no trigonometry; one 32-bit draw per sample in 98.8% of cases).
+const ZN = 128;
+const zk = new Uint32Array(ZN);
+const zw = new Float64Array(ZN);
+const zf = new Float64Array(ZN);
+(() => {
+  const m1 = 2147483648;
+  let dn = 3.442619855899, tn = dn;
+  const vn = 9.91256303526217e-3;
+  const q = vn / Math.exp(-0.5 * dn * dn);
+  zk[0] = Math.floor((dn / q) * m1);
+  zk[1] = 0;
+  zw[0] = q / m1;
+  zw[ZN - 1] = dn / m1;
+  zf[0] = 1;
+  zf[ZN - 1] = Math.exp(-0.5 * dn * dn);
+  for (let i = ZN - 2; i >= 1; i--) {
+    dn = Math.sqrt(-2 * Math.log(vn / dn + Math.exp(-0.5 * dn * dn)));
+    zk[i + 1] = Math.floor((dn / tn) * m1);
+    tn = dn;
+    zf[i] = Math.exp(-0.5 * dn * dn);
+    zw[i] = dn / m1;
+  }
+})();
+
+/** A N(0, 1) sampler drawing its uniforms from `rng` (deterministic for a given rng state). */
+export function normalSampler(rng: Rng): () => number {
+  const R = 3.442619855899;
+  const u32 = () => (rng.next() * 4294967296) | 0; // signed 32-bit
+  const uni = () => {
+    let u = rng.next();
+    while (u <= 0) u = rng.next();
+    return u;
+  };
+  return () => {
+    let hz = u32();
+    let iz = hz & (ZN - 1);
+    const ahz = hz < 0 ? -hz : hz;
+    if (ahz < zk[iz]!) return hz * zw[iz]!;
+    for (;;) {
+      // Slow path (1.2% of draws): the base strip's tail, or a wedge.
+      if (iz === 0) {
+        let x: number, y: number;
+        do {
+          x = -Math.log(uni()) / R;
+          y = -Math.log(uni());
+        } while (y + y < x * x);
+        return hz > 0 ? R + x : -R - x;
+      }
+      const x = hz * zw[iz]!;
+      if (zf[iz]! + rng.next() * (zf[iz - 1]! - zf[iz]!) < Math.exp(-0.5 * x * x)) return x;
+      hz = u32();
+      iz = hz & (ZN - 1);
+      if ((hz < 0 ? -hz : hz) < zk[iz]!) return hz * zw[iz]!;
+    }
+  };
+}
+
+const TO_UNIT = Float64Array.from({ length: 256 }, (_, v) => v / 127.5 - 1);
 
 /** Global mode's mask: every pixel. */
 export function fullMask(width: number, height: number): Float32Array {

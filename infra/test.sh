@@ -15,3 +15,5 @@ if [ -d trainer/tests ]; then
   echo "== pytest (trainer)"
   "$VENV/bin/python" -m pytest -q trainer/tests
 fi
+echo "== bench (visual noise, CPU)"
+npx tsx bench/noise.ts

@@ -1,5 +1,5 @@
 import { seededRng } from '../../core/rng';
-import { alphaBar, betaSchedule, DEFAULT_NOISE, maskFromHeatmap, maskStats, noiseEq2, noiseEq2Float, replaceNoise } from '../../core/noise';
+import { alphaBar, betaSchedule, DEFAULT_NOISE, maskFromHeatmap, maskStats, noiseEq2, noiseEq2Float, normalSampler, replaceNoise } from '../../core/noise';
 import { gaussianBlur, gaussianKernel, resizeArea, resizeBilinear } from '../../core/image';
 
 function image(w: number, h: number, channels = 1): Uint8Array {
@@ -31,6 +31,32 @@ describe('noise schedule', () => {
     expect(a500).toBeLessThan(0.95);
     expect(alphaBar({ ...DEFAULT_NOISE, k: 1000 })).toBeLessThan(a500);
     expect(() => alphaBar({ ...DEFAULT_NOISE, k: 1001 })).toThrow(/k must be/);
+  });
+});
+
+describe('normal sampler (ziggurat over core/rng uniforms)', () => {
+  test('moments and tails of N(0, 1); deterministic per rng', () => {
+    const n = 400_000;
+    const z = normalSampler(seededRng(1, 'zig', 'test'));
+    let s = 0, s2 = 0, s4 = 0, gt2 = 0, gt35 = 0, neg = 0;
+    for (let i = 0; i < n; i++) {
+      const v = z();
+      s += v;
+      s2 += v * v;
+      s4 += v ** 4;
+      if (Math.abs(v) > 2) gt2++;
+      if (Math.abs(v) > 3.5) gt35++;
+      if (v < 0) neg++;
+    }
+    expect(Math.abs(s / n)).toBeLessThan(0.006);
+    expect(Math.abs(s2 / n - 1)).toBeLessThan(0.01);
+    expect(Math.abs(s4 / n - 3)).toBeLessThan(0.06); // kurtosis of a normal
+    expect(Math.abs(gt2 / n - 0.0455)).toBeLessThan(0.0015);
+    expect(gt35 / n).toBeGreaterThan(0.00025); // P(|z| > 3.5) = 4.65e-4: the tail path works
+    expect(gt35 / n).toBeLessThan(0.0007);
+    expect(Math.abs(neg / n - 0.5)).toBeLessThan(0.003);
+    const a = normalSampler(seededRng(2, 'x', 'y')), b = normalSampler(seededRng(2, 'x', 'y'));
+    for (let i = 0; i < 1000; i++) expect(a()).toBe(b());
   });
 });
 
