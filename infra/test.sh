@@ -15,5 +15,5 @@ if [ -d trainer/tests ]; then
   echo "== pytest (trainer)"
   "$VENV/bin/python" -m pytest -q trainer/tests
 fi
-echo "== bench (visual noise, CPU)"
-npx tsx bench/noise.ts
+echo "== visual (trainer/visual pytest, noise bench on CPU)"
+"$VENV/bin/python" -m pytest -q trainer/visual/tests && npx tsx bench/noise.ts
