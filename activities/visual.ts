@@ -7,6 +7,7 @@ import type { CampaignConfig } from '../core/config';
 import { alphaBar, fullMask, maskFromHeatmap, MaskStats, maskStats, noiseEq2, NoiseParams, replaceNoise } from '../core/noise';
 import { seededRng } from '../core/rng';
 import { artifactStore } from '../lib/env';
+import { sha256Hex } from '../lib/hash';
 import { PNG_OPTIONS } from '../lib/phantom';
 import { BadImageError, decodeImage, DecodedImage, visualTool } from '../lib/visual-tool';
 
@@ -62,10 +63,18 @@ export interface HeatmapOutput {
   image: { width: number; height: number; channels: number };
 }
 
-/** image key → heatmap PNG + confidence s_v (stored in S3). Corrupt image → non-retryable BadImage. */
+/**
+ * image key → heatmap PNG + confidence s_v (stored in S3). Corrupt image → non-retryable BadImage.
+ * Results are cached per (tool id, image key) under visual/heatmap-cache/, so the many VQA
+ * items that share an image run the tool once.
+ */
 export async function visualHeatmap(input: HeatmapInput): Promise<HeatmapOutput> {
-  const img = await fetchImage(input.imageKey);
+  const store = artifactStore();
   const tool = await visualTool(input.visualTool?.model, input.visualTool?.entity ?? 'disease');
+  const cacheKey = store.namedKey(`visual/heatmap-cache/${tool.id}/${sha256Hex(input.imageKey)}.json`);
+  const cached = await store.tryGetJson<HeatmapOutput>(cacheKey);
+  if (cached && (await store.exists(cached.heatmapKey))) return cached;
+  const img = await fetchImage(input.imageKey);
   const r = await tool.runDecoded(img);
   let lo = Infinity, hi = -Infinity;
   for (const v of r.heatmap) {
@@ -75,8 +84,8 @@ export async function visualHeatmap(input: HeatmapInput): Promise<HeatmapOutput>
   const span = hi - lo;
   const px = new Uint8Array(r.heatmap.length);
   for (let i = 0; i < px.length; i++) px[i] = span > 0 ? toByte((r.heatmap[i]! - lo) / span) : 0;
-  const put = await artifactStore().putBytes('visual/heatmaps', await encodePng(px, r.width, r.height, 1), { ext: '.png', contentType: 'image/png' });
-  return {
+  const put = await store.putBytes('visual/heatmaps', await encodePng(px, r.width, r.height, 1), { ext: '.png', contentType: 'image/png' });
+  const out: HeatmapOutput = {
     heatmapKey: put.key,
     confidence: r.confidence,
     heatmapWidth: r.width,
@@ -86,6 +95,8 @@ export async function visualHeatmap(input: HeatmapInput): Promise<HeatmapOutput>
     tool: { id: tool.id, name: tool.contract.name, adapter: tool.contract.adapter, entity: tool.entity },
     image: { width: img.width, height: img.height, channels: img.channels },
   };
+  await store.putJsonAt(cacheKey, out);
+  return out;
 }
 
 export interface NoiseInput {

@@ -1,5 +1,7 @@
 // Pure image resampling and filtering on row-major float planes (no I/O), shared by
 // the visual tool's preprocessing and the visual curation branch.
+// Module-local Math bindings: hot loops avoid global lookups (slow inside vm contexts such as jest).
+const { ceil, exp, floor, max, min, sqrt } = Math;
 
 /** Bilinear resize with half-pixel centres (OpenCV INTER_LINEAR / torch align_corners=False), edges clamped. */
 export function resizeBilinear(src: ArrayLike<number>, sw: number, sh: number, dw: number, dh: number): Float32Array {
@@ -8,17 +10,17 @@ export function resizeBilinear(src: ArrayLike<number>, sw: number, sh: number, d
   for (let y = 0; y < dh; y++) {
     let fy = (y + 0.5) * sy - 0.5;
     if (fy < 0) fy = 0;
-    let y0 = Math.floor(fy);
+    let y0 = floor(fy);
     if (y0 > sh - 1) y0 = sh - 1;
-    const y1 = Math.min(y0 + 1, sh - 1);
-    const wy = Math.min(1, fy - y0);
+    const y1 = min(y0 + 1, sh - 1);
+    const wy = min(1, fy - y0);
     for (let x = 0; x < dw; x++) {
       let fx = (x + 0.5) * sx - 0.5;
       if (fx < 0) fx = 0;
-      let x0 = Math.floor(fx);
+      let x0 = floor(fx);
       if (x0 > sw - 1) x0 = sw - 1;
-      const x1 = Math.min(x0 + 1, sw - 1);
-      const wx = Math.min(1, fx - x0);
+      const x1 = min(x0 + 1, sw - 1);
+      const wx = min(1, fx - x0);
       const a = src[y0 * sw + x0]!, b = src[y0 * sw + x1]!, c = src[y1 * sw + x0]!, d = src[y1 * sw + x1]!;
       out[y * dw + x] = (a * (1 - wx) + b * wx) * (1 - wy) + (c * (1 - wx) + d * wx) * wy;
     }
@@ -40,8 +42,8 @@ export function resizeArea(src: ArrayLike<number>, sw: number, sh: number, dw: n
     const a = x * fx, b = (x + 1) * fx;
     for (let y = 0; y < sh; y++) {
       let s = 0;
-      for (let i = Math.floor(a); i < Math.ceil(b) && i < sw; i++) {
-        const w = Math.min(b, i + 1) - Math.max(a, i);
+      for (let i = floor(a); i < ceil(b) && i < sw; i++) {
+        const w = min(b, i + 1) - max(a, i);
         if (w > 0) s += w * src[y * sw + i]!;
       }
       tmp[y * dw + x] = s / fx;
@@ -51,8 +53,8 @@ export function resizeArea(src: ArrayLike<number>, sw: number, sh: number, dw: n
     const a = y * fy, b = (y + 1) * fy;
     for (let x = 0; x < dw; x++) {
       let s = 0;
-      for (let j = Math.floor(a); j < Math.ceil(b) && j < sh; j++) {
-        const w = Math.min(b, j + 1) - Math.max(a, j);
+      for (let j = floor(a); j < ceil(b) && j < sh; j++) {
+        const w = min(b, j + 1) - max(a, j);
         if (w > 0) s += w * tmp[j * dw + x]!;
       }
       out[y * dw + x] = s / fy;
@@ -71,7 +73,7 @@ export function gaussianKernel(ksize: number, sigma = cvSigmaForKernel(ksize)): 
   const c = (ksize - 1) / 2;
   let s = 0;
   for (let i = 0; i < ksize; i++) {
-    k[i] = Math.exp(-((i - c) ** 2) / (2 * sigma * sigma));
+    k[i] = exp(-((i - c) ** 2) / (2 * sigma * sigma));
     s += k[i]!;
   }
   for (let i = 0; i < ksize; i++) k[i]! /= s;
@@ -129,5 +131,5 @@ export function meanStd(src: ArrayLike<number>): { mean: number; std: number } {
   const mean = s / src.length;
   let v = 0;
   for (let i = 0; i < src.length; i++) v += (src[i]! - mean) ** 2;
-  return { mean, std: Math.sqrt(v / src.length) };
+  return { mean, std: sqrt(v / src.length) };
 }

@@ -1,5 +1,7 @@
 // Metrics for the visual tool on phantom studies (pure).
 import { resizeBilinear } from './image';
+// Module-local Math bindings: hot loops avoid global lookups (slow inside vm contexts such as jest).
+const { floor } = Math;
 
 /** Image-space argmax of a heatmap after a bilinear resize to the image (first max in raster order). */
 export function heatmapArgmax(heat: ArrayLike<number>, hw: number, hh: number, width: number, height: number): [number, number] {
@@ -9,7 +11,7 @@ export function heatmapArgmax(heat: ArrayLike<number>, hw: number, hh: number, w
     best = up[i]!;
     bi = i;
   }
-  return [bi % width, Math.floor(bi / width)];
+  return [bi % width, floor(bi / width)];
 }
 
 /** Pointing game: is the heatmap's maximum inside a true lesion (mask > 0)? */

@@ -3,6 +3,8 @@
 // Image convention: the patient's right is on the image left.
 import { seededRng } from '../rng';
 import { Anatomy, Finding, Side } from './catalogue';
+// Module-local Math bindings: hot loops avoid global lookups (slow inside vm contexts such as jest).
+const { PI, abs, cos, exp, floor, hypot, max, min, pow, round, sqrt } = Math;
 
 export interface Rendered {
   size: number;
@@ -17,7 +19,7 @@ export interface Rendered {
 }
 
 function smoothstep(e0: number, e1: number, x: number): number {
-  const t = Math.min(1, Math.max(0, (x - e0) / (e1 - e0)));
+  const t = min(1, max(0, (x - e0) / (e1 - e0)));
   return t * t * (3 - 2 * t);
 }
 
@@ -43,23 +45,23 @@ function lungField(g: LungGeom, u: number, v: number): { m: number; t: number; l
   const t = (v - g.top) / (g.dome - g.top); // 0 apex … 1 dome
   if (t < -0.05 || t > 1.15) return { m: 0, t, lat: 0 };
   // Width grows from the apex, widest near the base; the base follows the dome.
-  const half = g.lw * (0.45 + 0.55 * Math.sqrt(Math.max(0, Math.min(1, t * 1.25))));
+  const half = g.lw * (0.45 + 0.55 * sqrt(max(0, min(1, t * 1.25))));
   const centre = g.lx + g.sign * 0.02 * t;
-  const dx = (u - centre) / Math.max(half, 1e-6);
+  const dx = (u - centre) / max(half, 1e-6);
   // Dome: the lung base is highest in the middle of the hemithorax.
-  const domeY = g.dome - 0.035 * (1 - dx * dx) + (1 - Math.abs(dx)) * 0; // lateral costophrenic angle lower
+  const domeY = g.dome - 0.035 * (1 - dx * dx) + (1 - abs(dx)) * 0; // lateral costophrenic angle lower
   const apexY = g.top + 0.04 * dx * dx;
   const inY = smoothstep(apexY - 0.006, apexY + 0.006, v) * (1 - smoothstep(domeY - 0.006, domeY + 0.006, v));
-  const inX = 1 - smoothstep(0.93, 1.03, Math.abs(dx));
+  const inX = 1 - smoothstep(0.93, 1.03, abs(dx));
   // lat: 0 medial … 1 lateral
-  const lat = Math.max(0, Math.min(1, 0.5 + 0.5 * dx * g.sign));
+  const lat = max(0, min(1, 0.5 + 0.5 * dx * g.sign));
   return { m: inX * inY, t, lat };
 }
 
 function bilinearGrid(grid: number[], n: number, u: number, v: number): number {
-  const x = Math.min(n - 1.001, Math.max(0, u * (n - 1)));
-  const y = Math.min(n - 1.001, Math.max(0, v * (n - 1)));
-  const x0 = Math.floor(x), y0 = Math.floor(y);
+  const x = min(n - 1.001, max(0, u * (n - 1)));
+  const y = min(n - 1.001, max(0, v * (n - 1)));
+  const x0 = floor(x), y0 = floor(y);
   const fx = x - x0, fy = y - y0;
   const g = (i: number, j: number) => grid[j * n + i]!;
   return (g(x0, y0) * (1 - fx) + g(x0 + 1, y0) * fx) * (1 - fy) + (g(x0, y0 + 1) * (1 - fx) + g(x0 + 1, y0 + 1) * fx) * fy;
@@ -70,7 +72,7 @@ function zonePoint(g: LungGeom, zone: 'upper' | 'middle' | 'lower', latFrac: num
   const zi = zone === 'upper' ? 0 : zone === 'middle' ? 1 : 2;
   const t = (zi + 0.2 + 0.6 * vFrac) / 3; // inside the zone, away from its borders
   const tt = 0.12 + 0.72 * t; // stay off the apex and the dome
-  const half = g.lw * (0.45 + 0.55 * Math.sqrt(Math.min(1, tt * 1.25)));
+  const half = g.lw * (0.45 + 0.55 * sqrt(min(1, tt * 1.25)));
   const centre = g.lx + g.sign * 0.02 * tt;
   const u = centre + g.sign * (latFrac - 0.5) * 1.1 * half;
   return [u, g.top + tt * (g.dome - g.top)];
@@ -110,8 +112,8 @@ export function renderStudy(seed: number | string, studyId: string, a: Anatomy, 
         return (u, v) => {
           let best = 0;
           for (const [cu, cv, cr] of centres) {
-            const d = Math.hypot(u - cu, v - cv) / cr;
-            if (d < 1.15) best = Math.max(best, 1 - smoothstep(0.75, 1.1, d));
+            const d = hypot(u - cu, v - cv) / cr;
+            if (d < 1.15) best = max(best, 1 - smoothstep(0.75, 1.1, d));
           }
           return { add: amp * best, m: best > 0.5 };
         };
@@ -129,7 +131,7 @@ export function renderStudy(seed: number | string, studyId: string, a: Anatomy, 
       }
       case 'cardiomegaly':
         return (u, v) => {
-          const d = Math.hypot((u - heartCx) / heartRx, (v - heartCy) / heartRy);
+          const d = hypot((u - heartCx) / heartRx, (v - heartCy) / heartRy);
           return { add: 0, m: d < 1 && v < a.domeL + 0.02 };
         };
       case 'pneumothorax': {
@@ -137,10 +139,10 @@ export function renderStudy(seed: number | string, studyId: string, a: Anatomy, 
         return (u, v, lm, ls, lt, llat) => {
           if (ls !== f.side || lm <= 0.5) return { add: 0, m: false };
           // Collapsed lung retracts toward the hilum (medial, mid-height): the rim is lateral and apical.
-          const apical = Math.max(0, 0.45 - lt) / 0.45;
-          const edge = Math.max(llat, apical * 0.9 + f.geom[0]!);
+          const apical = max(0, 0.45 - lt) / 0.45;
+          const edge = max(llat, apical * 0.9 + f.geom[0]!);
           const inPtx = edge > 1 - rim;
-          const line = Math.abs(edge - (1 - rim)) < 0.025;
+          const line = abs(edge - (1 - rim)) < 0.025;
           if (line) return { add: 45, m: false };
           return inPtx ? { add: 0, set: 16, setW: 0.9 * lm, m: true } : { add: 0, m: false };
         };
@@ -157,10 +159,10 @@ export function renderStudy(seed: number | string, studyId: string, a: Anatomy, 
           let s = 0;
           for (const [bu, bv, br] of blobs) {
             const d2 = ((u - bu) ** 2 + (v - bv) ** 2) / (br * br);
-            if (d2 < 9) s += Math.exp(-d2);
+            if (d2 < 9) s += exp(-d2);
           }
           const w = smoothstep(0.25, 0.75, s) * lm;
-          return { add: 55 * w * (0.8 + 0.2 * Math.cos(u * 160) * Math.cos(v * 140)), m: w > 0.5 };
+          return { add: 55 * w * (0.8 + 0.2 * cos(u * 160) * cos(v * 140)), m: w > 0.5 };
         };
       }
     }
@@ -174,10 +176,10 @@ export function renderStudy(seed: number | string, studyId: string, a: Anatomy, 
       const u = (x + 0.5) / S;
       const i = y * S + x;
       // Body: super-ellipse torso + neck.
-      const bx = Math.abs((u - a.cx) / bodyA), by = Math.abs((v - 0.6) / 0.55);
-      const torso = 1 - smoothstep(0.95, 1.02, Math.pow(bx, 2.6) + Math.pow(by, 2.6));
-      const neck = v < 0.2 ? 1 - smoothstep(0.08, 0.1, Math.abs(u - a.cx)) : 0;
-      const body = Math.max(torso * (v > 0.08 ? 1 : 0), neck);
+      const bx = abs((u - a.cx) / bodyA), by = abs((v - 0.6) / 0.55);
+      const torso = 1 - smoothstep(0.95, 1.02, pow(bx, 2.6) + pow(by, 2.6));
+      const neck = v < 0.2 ? 1 - smoothstep(0.08, 0.1, abs(u - a.cx)) : 0;
+      const body = max(torso * (v > 0.08 ? 1 : 0), neck);
       let val = 12 + 108 * body;
       // Abdomen below the diaphragm is denser.
       const domeY = u < a.cx ? a.domeR : a.domeL;
@@ -198,27 +200,27 @@ export function renderStudy(seed: number | string, studyId: string, a: Anatomy, 
       val = val * (1 - lungM) + lungVal * lungM;
       // Mediastinum and spine.
       const mw = 0.055 + 0.02 * smoothstep(0.2, 0.5, v);
-      const med = (1 - smoothstep(mw - 0.01, mw + 0.01, Math.abs(u - a.cx))) * smoothstep(0.08, 0.14, v) * (1 - smoothstep(domeY, domeY + 0.05, v));
-      val = Math.max(val, (100 + 70 * med) * Math.min(1, body) * (med > 0 ? 1 : 0));
-      const spine = 1 - smoothstep(0.018, 0.028, Math.abs(u - a.cx));
-      if (spine > 0 && v > 0.06) val += 18 * spine * (0.7 + 0.3 * Math.cos(v * 2 * Math.PI * 28));
+      const med = (1 - smoothstep(mw - 0.01, mw + 0.01, abs(u - a.cx))) * smoothstep(0.08, 0.14, v) * (1 - smoothstep(domeY, domeY + 0.05, v));
+      val = max(val, (100 + 70 * med) * min(1, body) * (med > 0 ? 1 : 0));
+      const spine = 1 - smoothstep(0.018, 0.028, abs(u - a.cx));
+      if (spine > 0 && v > 0.06) val += 18 * spine * (0.7 + 0.3 * cos(v * 2 * PI * 28));
       // Heart.
-      const hd = Math.hypot((u - heartCx) / heartRx, (v - heartCy) / heartRy);
+      const hd = hypot((u - heartCx) / heartRx, (v - heartCy) / heartRy);
       const heart = (1 - smoothstep(0.96, 1.03, hd)) * (v < a.domeL + 0.03 ? 1 : 0);
       val = val * (1 - heart) + 172 * heart;
       // Ribs: posterior arcs over each hemithorax, clavicles on top.
-      if (body > 0.5 && v > a.top - 0.04 && v < Math.max(a.domeR, a.domeL) + 0.02) {
-        const lat = Math.abs(u - a.cx) / a.tw;
+      if (body > 0.5 && v > a.top - 0.04 && v < max(a.domeR, a.domeL) + 0.02) {
+        const lat = abs(u - a.cx) / a.tw;
         if (lat > 0.12 && lat < 1.02) {
           const arc = v - 0.09 * lat * lat + 0.03 * lat;
           const ph = (arc - a.top) / a.ribSpacing + a.ribPhase;
-          const frac = ph - Math.floor(ph);
+          const frac = ph - floor(ph);
           const band = smoothstep(0.0, 0.08, frac) * (1 - smoothstep(0.24, 0.34, frac));
           val += 24 * band * (1 - 0.4 * heart);
         }
       }
-      const clav = Math.abs(v - (0.115 + 0.05 * Math.pow(Math.abs(u - a.cx) / a.tw - 0.45, 2)));
-      if (Math.abs(u - a.cx) > 0.04 && Math.abs(u - a.cx) < a.tw * 0.95) val += 28 * (1 - smoothstep(0.008, 0.016, clav));
+      const clav = abs(v - (0.115 + 0.05 * pow(abs(u - a.cx) / a.tw - 0.45, 2)));
+      if (abs(u - a.cx) > 0.04 && abs(u - a.cx) < a.tw * 0.95) val += 28 * (1 - smoothstep(0.008, 0.016, clav));
       // Findings.
       let bits = 0;
       for (let k = 0; k < painters.length; k++) {
@@ -235,7 +237,7 @@ export function renderStudy(seed: number | string, studyId: string, a: Anatomy, 
   const pixels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const val = img[i]! * a.gain + a.offset + 4 * noise.normal();
-    pixels[i] = Math.max(0, Math.min(255, Math.round(val)));
+    pixels[i] = max(0, min(255, round(val)));
   }
   const boxes: Rendered['boxes'] = [];
   const areas: number[] = [];

@@ -31,7 +31,8 @@ describe('visual branch activities on real MinIO', () => {
     const input = { seed: 42, itemId: `phantom:test:${study.id}`, imageKey: key };
     const a = await curateVisualItem(input);
     const b = await curateVisualItem(input);
-    expect(b).toEqual(a);
+    expect(b).toEqual(a); // the second run reads the heatmap cache and re-puts the same bytes
+    expect((await store.list('visual/heatmap-cache/')).length).toBeGreaterThan(0);
     expect(a.pairKey).toMatch(/^visual\/pairs\/[0-9a-f]{2}\/[0-9a-f]{64}\.json$/);
     const rec = await store.getJson<VisualPairRecord>(a.pairKey);
     expect(rec.item).toBe(input.itemId);

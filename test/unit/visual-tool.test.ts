@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { generateStudy } from '../../core/phantom';
 import { pointingHit } from '../../core/visual-eval';
 import { encodeGrayPng } from '../../lib/phantom';
+import { evaluateVisualTool } from '../../cli/commands/visual-tool';
 import { BadImageError, decodeImage, DEFAULT_VISUAL_TOOL, VisualTool } from '../../lib/visual-tool';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/medklip-tiny.onnx');
@@ -76,6 +77,38 @@ describe('bundled phantom localizer', () => {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(abn)).toBeGreaterThan(mean(nor) + 0.5);
     expect(hits / abn.length).toBeGreaterThan(0.8);
+  });
+});
+
+describe('visual-tool eval', () => {
+  test('reports pointing game, AUROC and per-type scores; refuses the training seed', async () => {
+    const r = await evaluateVisualTool({ studies: 24, seed: 8080, size: 256 });
+    expect(r.abnormal + r.normal).toBe(24);
+    expect(r.pointingGame).toBeGreaterThanOrEqual(0.8);
+    expect(r.auroc).toBeGreaterThanOrEqual(0.9);
+    for (const v of Object.values(r.perType)) expect(v.hits).toBeLessThanOrEqual(v.studies);
+    await expect(evaluateVisualTool({ studies: 5, seed: 1, size: 256 })).rejects.toThrow(/training seed/);
+  });
+});
+
+describe('real images (VQA-RAD sample, CC0)', () => {
+  // CI keeps a copy of /work/shared beside the clone; without it, synthesized JPEGs of odd sizes stand in.
+  const dir = path.resolve(__dirname, '../../../shared/datasets/vqa-rad-sample/images');
+  test('the bundled tool runs on every image without error (any size, RGB or gray JPEG)', async () => {
+    const tool = await VisualTool.load(DEFAULT_VISUAL_TOOL);
+    let files: Buffer[];
+    if (fs.existsSync(dir)) files = fs.readdirSync(dir).filter((f) => /\.jpe?g$/i.test(f)).map((f) => fs.readFileSync(path.join(dir, f)));
+    else
+      files = await Promise.all(
+        [[2321, 1384], [320, 353], [1024, 585]].map(([w, h]) => sharp({ create: { width: w!, height: h!, channels: 3, background: { r: 90, g: 90, b: 90 } } }).jpeg().toBuffer()),
+      );
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) {
+      const r = await tool.run(f);
+      expect(r.confidence).toBeGreaterThanOrEqual(0);
+      expect(r.confidence).toBeLessThanOrEqual(1);
+      expect(r.heatmap.every((v) => Number.isFinite(v))).toBe(true);
+    }
   });
 });
 
