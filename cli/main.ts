@@ -4,6 +4,8 @@ import { Command } from 'commander';
 import { register as registerStack } from './commands/stack';
 import { register as registerDataset } from './commands/dataset';
 import { register as registerWorker } from './commands/worker';
+import { registerPhantom } from './commands/phantom';
+import { register as registerVisualTool } from './commands/visual-tool';
 
 const program = new Command();
 program
@@ -14,8 +16,9 @@ program
 
 registerStack(program);
 const datasetCommand = registerDataset(program);
-void datasetCommand;
+registerPhantom(datasetCommand);
 registerWorker(program);
+registerVisualTool(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`mmedpo: ${e.message}`);

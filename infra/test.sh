@@ -17,10 +17,8 @@ npx tsc -p tsconfig.json --noEmit
 echo "== jest (unit + integration on a real Temporal + MinIO)"
 npx jest --ci --json --outputFile="$RESULTS/jest.json"
 
-if [ -d trainer/tests ]; then
-  echo "== pytest (trainer)"
-  "$VENV/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$RESULTS/pytest.xml" trainer/tests
-fi
+echo "== pytest (trainer, trainer/visual)"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$RESULTS/pytest.xml" trainer
 
 for b in bench/*.ci.sh; do
   [ -e "$b" ] || continue

@@ -1,0 +1,111 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { drawFindings, generateStudy, studyId } from '../../core/phantom';
+import { sha256Hex } from '../../lib/hash';
+import { loadDataset } from '../../lib/datasets';
+import { writePhantom } from '../../lib/phantom';
+
+function hashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[path.relative(dir, p)] = sha256Hex(fs.readFileSync(p));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('phantom-cxr generator', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'phantom-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const opts = { seed: 5, studies: 12, size: 256, testFraction: 0.25 };
+
+  test('same seed → byte-identical files (sha256 of every file); another seed differs', async () => {
+    await writePhantom(path.join(tmp, 'a'), opts);
+    await writePhantom(path.join(tmp, 'b'), opts);
+    await writePhantom(path.join(tmp, 'c'), { ...opts, seed: 6 });
+    const a = hashes(path.join(tmp, 'a')), b = hashes(path.join(tmp, 'b')), c = hashes(path.join(tmp, 'c'));
+    expect(Object.keys(a).length).toBe(2 * 12 + 4);
+    expect(b).toEqual(a);
+    // Blank masks of normal studies are equal across seeds; every image and JSON file differs.
+    const same = Object.keys(a).filter((k) => c[k] === a[k] && !k.startsWith('masks'));
+    expect(same).toEqual([]);
+  });
+
+  test('VQA-RAD (MEVF) and R2Gen layouts; the loaders read them without problems', async () => {
+    const root = path.join(tmp, 'a');
+    const train = JSON.parse(fs.readFileSync(path.join(root, 'trainset.json'), 'utf8')) as Record<string, unknown>[];
+    const test = JSON.parse(fs.readFileSync(path.join(root, 'testset.json'), 'utf8')) as Record<string, unknown>[];
+    for (const r of [...train, ...test]) {
+      expect(Object.keys(r).sort()).toEqual(['answer', 'answer_type', 'image_name', 'image_organ', 'phrase_type', 'qid', 'question', 'question_type']);
+      expect(r.image_organ).toBe('CHEST');
+      expect(['OPEN', 'CLOSED']).toContain(r.answer_type);
+      expect(fs.existsSync(path.join(root, 'images', r.image_name as string))).toBe(true);
+    }
+    expect(new Set([...train, ...test].map((r) => r.qid)).size).toBe(train.length + test.length);
+    const ann = JSON.parse(fs.readFileSync(path.join(root, 'annotation.json'), 'utf8')) as Record<string, { id: string; report: string; image_path: string[]; split: string }[]>;
+    expect(Object.keys(ann)).toEqual(['train', 'val', 'test']);
+    expect(ann.train!.length).toBe(9);
+    expect(ann.test!.length).toBe(3);
+    for (const r of ann.train!) expect(fs.existsSync(path.join(root, 'images', r.image_path[0]!))).toBe(true);
+    const vqa = await loadDataset({ format: 'phantom', root });
+    expect(vqa.problems).toEqual([]);
+    expect(vqa.items.length).toBe(train.length + test.length);
+    const rep = await loadDataset({ format: 'r2gen', root });
+    expect(rep.problems).toEqual([]);
+    expect(rep.items.length).toBe(12);
+    const meta = await sharp(path.join(root, 'images', `${studyId(0)}.png`)).metadata();
+    expect([meta.format, meta.channels, meta.width, meta.depth]).toEqual(['png', 1, 256, 'uchar']);
+  });
+
+  test('phantom.json: masks and boxes agree with the findings', async () => {
+    const root = path.join(tmp, 'a');
+    const pj = JSON.parse(fs.readFileSync(path.join(root, 'phantom.json'), 'utf8')) as { items: { mask: string; normal: boolean; findings: { bit: number; box: number[] | null; areaPx: number }[] }[] };
+    expect(pj.items.length).toBe(12);
+    for (const it of pj.items) {
+      const { data } = await sharp(path.join(root, it.mask)).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+      let any = 0;
+      for (const v of data) any |= v;
+      expect(any === 0).toBe(it.normal);
+      for (const f of it.findings) {
+        let area = 0;
+        for (let i = 0; i < data.length; i++) {
+          if (data[i]! & f.bit) {
+            area++;
+            const x = i % 256, y = Math.floor(i / 256);
+            expect(x >= f.box![0]! && x < f.box![2]! && y >= f.box![1]! && y < f.box![3]!).toBe(true);
+          }
+        }
+        expect(area).toBe(f.areaPx);
+        expect(area).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  test('about 30% normal studies; reports carry positives and negatives; answers follow the findings', () => {
+    let normal = 0;
+    for (let i = 0; i < 1000; i++) if (!drawFindings(9, studyId(i)).length) normal++;
+    expect(normal / 1000).toBeGreaterThan(0.25);
+    expect(normal / 1000).toBeLessThan(0.35);
+    for (let i = 0; i < 40; i++) {
+      const s = generateStudy({ seed: 9, studies: 40, size: 64, testFraction: 0 }, i);
+      expect(s.report).toMatch(/^FINDINGS: .* IMPRESSION: .+/);
+      const types = new Set(s.findings.map((f) => f.type));
+      if (!types.has('effusion') && !types.has('pneumothorax')) expect(s.report).toMatch(/no pleural effusion or pneumothorax/i);
+      if (!types.has('cardiomegaly')) expect(s.report).toMatch(/heart size is normal|normal heart size|within normal limits/i);
+      const normalQ = s.questions.find((q) => q.questionType === 'ABN' && q.answerType === 'CLOSED')!;
+      expect(normalQ.answer).toBe(s.findings.length ? 'no' : 'yes');
+      for (const f of s.findings) {
+        if (f.lobe) expect(s.report.toLowerCase()).toContain(f.lobe);
+        if (f.sizeMm) expect(s.report).toContain(`${f.sizeMm} mm`);
+      }
+      const where = s.questions.find((q) => q.questionType === 'POS' && q.question.startsWith('Where'));
+      if (where) expect(s.findings.map((f) => f.lobe)).toContain(where.answer);
+    }
+  });
+});

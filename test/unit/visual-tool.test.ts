@@ -1,0 +1,121 @@
+/**
+ * @jest-environment ./test/helpers/onnx-environment.js
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { generateStudy } from '../../core/phantom';
+import { pointingHit } from '../../core/visual-eval';
+import { encodeGrayPng } from '../../lib/phantom';
+import { evaluateVisualTool } from '../../cli/commands/visual-tool';
+import { BadImageError, decodeImage, DEFAULT_VISUAL_TOOL, VisualTool } from '../../lib/visual-tool';
+
+const FIXTURE = path.resolve(__dirname, '../fixtures/medklip-tiny.onnx');
+
+async function solid(v: number, w = 50, h = 40): Promise<Buffer> {
+  return sharp({ create: { width: w, height: h, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer();
+}
+
+describe('medklip adapter (MedKLIP-shaped fixture)', () => {
+  test('entity chosen by name, last 4 layers averaged, confidence = softmax[1]', async () => {
+    const tool = await VisualTool.load(FIXTURE, 'disease');
+    const white = await tool.run(await solid(255));
+    const black = await tool.run(await solid(0));
+    expect([white.width, white.height]).toEqual([14, 14]);
+    const peak = white.heatmap.indexOf(Math.max(...white.heatmap));
+    expect([peak % 14, Math.floor(peak / 14)]).toEqual([10, 3]); // layer 0's (0,0) spike is outside the last 4
+    expect(white.confidence).toBeGreaterThan(0.99);
+    expect(black.confidence).toBeLessThan(0.01);
+    const other = await VisualTool.load(FIXTURE, 'entity0');
+    const o = await other.run(await solid(128));
+    const op = o.heatmap.indexOf(Math.max(...o.heatmap));
+    expect([op % 14, Math.floor(op / 14)]).toEqual([2, 12]);
+    expect(other.id).not.toBe(tool.id);
+  });
+
+  test('unknown entity, missing contract and bad contract are clear errors', async () => {
+    await expect(VisualTool.load(FIXTURE, 'no-such-entity')).rejects.toThrow(/entity "no-such-entity" is not among the 75 entities/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-'));
+    fs.copyFileSync(FIXTURE, path.join(dir, 'm.onnx'));
+    await expect(VisualTool.load(path.join(dir, 'm.onnx'))).rejects.toThrow(/contract not found: .*m\.json/);
+    fs.writeFileSync(path.join(dir, 'm.json'), JSON.stringify({ name: 'm', adapter: 'medklip', input: { name: 'image' }, outputs: {} }));
+    await expect(VisualTool.load(path.join(dir, 'm.onnx'))).rejects.toThrow(/bad visual tool contract/);
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('bundled phantom localizer', () => {
+  test('contract loads; runs on gray PNG and RGB JPEG of any size', async () => {
+    const tool = await VisualTool.load(DEFAULT_VISUAL_TOOL);
+    expect(tool.contract.adapter).toBe('heatmap-prob');
+    expect(fs.statSync(DEFAULT_VISUAL_TOOL).size).toBeLessThan(2 * 1024 * 1024);
+    const s = generateStudy({ seed: 31337, studies: 10, size: 256, testFraction: 1 }, 0);
+    const gray = await tool.run(await encodeGrayPng(s.pixels, 256, 256));
+    expect(gray.image.channels).toBe(1);
+    expect([gray.width, gray.height]).toEqual([64, 64]);
+    const jpeg = await sharp(Buffer.from(s.pixels), { raw: { width: 256, height: 256, channels: 1 } }).resize(333, 271).toColourspace('srgb').jpeg().toBuffer();
+    const rgb = await tool.run(jpeg);
+    expect(rgb.image).toMatchObject({ width: 333, height: 271, channels: 3 });
+    expect(Math.abs(rgb.confidence - gray.confidence)).toBeLessThan(0.2);
+  });
+
+  test('abnormal studies score higher than normal ones and the heatmap points at the lesion', async () => {
+    const tool = await VisualTool.load(DEFAULT_VISUAL_TOOL);
+    const abn: number[] = [], nor: number[] = [];
+    let hits = 0;
+    for (let i = 0; i < 30; i++) {
+      const s = generateStudy({ seed: 4242, studies: 30, size: 256, testFraction: 1 }, i);
+      const r = await tool.run(await encodeGrayPng(s.pixels, 256, 256));
+      if (s.findings.length) {
+        abn.push(r.confidence);
+        if (pointingHit(r.heatmap, r.width, r.height, s.maskPixels, 256, 256)) hits++;
+      } else nor.push(r.confidence);
+    }
+    expect(abn.length).toBeGreaterThan(10);
+    expect(nor.length).toBeGreaterThan(3);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(abn)).toBeGreaterThan(mean(nor) + 0.5);
+    expect(hits / abn.length).toBeGreaterThan(0.8);
+  });
+});
+
+describe('visual-tool eval', () => {
+  test('reports pointing game, AUROC and per-type scores; refuses the training seed', async () => {
+    const r = await evaluateVisualTool({ studies: 24, seed: 8080, size: 256 });
+    expect(r.abnormal + r.normal).toBe(24);
+    expect(r.pointingGame).toBeGreaterThanOrEqual(0.8);
+    expect(r.auroc).toBeGreaterThanOrEqual(0.9);
+    for (const v of Object.values(r.perType)) expect(v.hits).toBeLessThanOrEqual(v.studies);
+    await expect(evaluateVisualTool({ studies: 5, seed: 1, size: 256 })).rejects.toThrow(/training seed/);
+  });
+});
+
+describe('real images (VQA-RAD sample, CC0)', () => {
+  // CI keeps a copy of /work/shared beside the clone; without it, synthesized JPEGs of odd sizes stand in.
+  const dir = path.resolve(__dirname, '../../../shared/datasets/vqa-rad-sample/images');
+  test('the bundled tool runs on every image without error (any size, RGB or gray JPEG)', async () => {
+    const tool = await VisualTool.load(DEFAULT_VISUAL_TOOL);
+    let files: Buffer[];
+    if (fs.existsSync(dir)) files = fs.readdirSync(dir).filter((f) => /\.jpe?g$/i.test(f)).map((f) => fs.readFileSync(path.join(dir, f)));
+    else
+      files = await Promise.all(
+        [[2321, 1384], [320, 353], [1024, 585]].map(([w, h]) => sharp({ create: { width: w!, height: h!, channels: 3, background: { r: 90, g: 90, b: 90 } } }).jpeg().toBuffer()),
+      );
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) {
+      const r = await tool.run(f);
+      expect(r.confidence).toBeGreaterThanOrEqual(0);
+      expect(r.confidence).toBeLessThanOrEqual(1);
+      expect(r.heatmap.every((v) => Number.isFinite(v))).toBe(true);
+    }
+  });
+});
+
+describe('decodeImage', () => {
+  test('garbage and truncated images are BadImageError', async () => {
+    await expect(decodeImage(Buffer.from('not an image'))).rejects.toBeInstanceOf(BadImageError);
+    const png = await solid(100, 64, 64);
+    await expect(decodeImage(png.subarray(0, 60))).rejects.toThrow(/cannot decode image/);
+  });
+});
