@@ -286,6 +286,9 @@ def train(args) -> int:
             ev["checkpoint"] = last_ckpt
         emit("step", **ev)
         if pre.requested and not done:
+            if "checkpoint" not in ev:  # the signal came after this step's checkpoint decision
+                last_ckpt = save_checkpoint(ckpt_root, state["step"], model, opt, sched, state, args.keep_checkpoints)
+                emit("checkpoint", step=state["step"], checkpoint=last_ckpt)
             emit("preempted", step=state["step"], checkpoint=last_ckpt)
             return EXIT_PREEMPTED
     # final outputs
