@@ -1,2 +1,3 @@
 // Every activity the workers register. Workflows import this module as a *type* only.
 export * from './ingest';
+export * from './training';

@@ -4,7 +4,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
+import threading
+import time
 
 from .data import DataError
 
@@ -41,6 +45,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (CPU default 1, for bit-exact resume)")
     p.add_argument("--template", help="conversation template (vicuna_v1|mistral_instruct|plain)")
     p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument("--pace-seconds", type=float, default=0.0, help="minimum seconds per step (demos/tests: keeps "
+                   "a tiny run observable); 0 = off")
     p.add_argument("--image-cache", type=int, default=2000, help="cache decoded images when the set is this small")
 
 
@@ -58,7 +64,29 @@ def _apply_config(p: argparse.ArgumentParser, argv: list[str]) -> argparse.Names
     return args
 
 
+def _die_with_parent() -> None:
+    """When spawned by the training activity (MMEDPO_PARENT_PID), exit if the worker dies (kill -9): an
+    orphaned trainer would keep a GPU busy with nobody left to upload its checkpoints."""
+    ppid = os.environ.get("MMEDPO_PARENT_PID")
+    if not ppid:
+        return
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch():
+        while True:
+            if os.getppid() != int(ppid):
+                os._exit(137)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
+    _die_with_parent()
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s trainer %(message)s")
     ap = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)

@@ -223,15 +223,19 @@ def train(args) -> int:
     steps_per_epoch = math.ceil(len(records) / B)
     total = steps_per_epoch * args.epochs if args.max_steps <= 0 else min(args.max_steps, steps_per_epoch * args.epochs)
     sched = get_cosine_schedule_with_warmup(opt, math.ceil(args.warmup_ratio * total), total)
-    fingerprint = hashlib.sha256(json.dumps({"data": file_sha(args.data), "mode": mode, "B": B, "lr": args.lr,
-                                             "epochs": args.epochs, "seed": args.seed, "beta": args.beta,
+    # What a checkpoint must match to be resumed: the records (image paths by file name only, since a retry
+    # stages the same images under another work dir) and the hyperparameters that shape the run.
+    data_id = hashlib.sha256(json.dumps([{k: (os.path.basename(v) if k in ("image", "rejected_image") else v)
+                                          for k, v in r.items()} for r in records], sort_keys=True).encode()).hexdigest()
+    fingerprint = hashlib.sha256(json.dumps({"data": data_id, "mode": mode, "B": B, "lr": args.lr,
+                                             "epochs": args.epochs, "seed": args.seed, "beta": args.beta, "maxSteps": args.max_steps,
                                              "lora": lora}, sort_keys=True).encode()).hexdigest()[:16]
     state = {"step": 0, "epoch": 0, "stepInEpoch": 0, "lossCurve": [], "fingerprint": fingerprint,
              "totalSteps": total, "mode": mode}
     if args.resume:
         state = load_checkpoint(args.resume, model, opt, sched)
         if state.get("fingerprint") != fingerprint:
-            raise SystemExit(f"checkpoint {args.resume} belongs to a different run (data/hyperparameters differ)")
+            raise ValueError(f"checkpoint {args.resume} belongs to a different run (data/hyperparameters differ)")
         log.info("resumed from %s at step %d", args.resume, state["step"])
         emit("resumed", step=state["step"], checkpoint=args.resume)
     emit("start", mode=mode, pairs=len(records), totalSteps=total, trainableParams=n_trainable, device=str(device),
@@ -268,6 +272,8 @@ def train(args) -> int:
         lr = sched.get_last_lr()[0]
         opt.step()
         sched.step()
+        if args.pace_seconds > 0:
+            time.sleep(max(0.0, args.pace_seconds - (time.perf_counter() - t0)))
         dt = time.perf_counter() - t0
         state["step"] += 1
         state["stepInEpoch"] += 1
@@ -297,6 +303,14 @@ def train(args) -> int:
     shutil.rmtree(adapter_dir, ignore_errors=True)
     if lora:
         model.save_pretrained(adapter_dir)
+        # PEFT writes target_modules in set order (varies with PYTHONHASHSEED): sort it so equal adapters are equal bytes
+        cfg_path = os.path.join(adapter_dir, "adapter_config.json")
+        with open(cfg_path) as f:
+            cfg = json.load(f)
+        if isinstance(cfg.get("target_modules"), list):
+            cfg["target_modules"] = sorted(cfg["target_modules"])
+        with open(cfg_path, "w") as f:
+            json.dump(cfg, f, indent=2, sort_keys=True)
     else:
         model.save_pretrained(adapter_dir, safe_serialization=True)
     metrics = {"mode": mode, "steps": state["step"], "finalLoss": state["lossCurve"][-1] if state["lossCurve"] else None,

@@ -68,8 +68,8 @@ def test_sigterm_checkpoint_and_bit_exact_resume(tiny_dir, demo, tmp_path):
     assert cut_losses == full_losses  # bit-exact on CPU
     m = json.load(open(tmp_path / "cut" / "metrics.json"))
     assert m["lossCurve"] == full_losses and m["steps"] == 12
-    assert sha(tmp_path / "cut" / "adapter" / "adapter_model.safetensors") == \
-        sha(tmp_path / "full" / "adapter" / "adapter_model.safetensors")
+    for f in ("adapter_model.safetensors", "adapter_config.json"):
+        assert sha(tmp_path / "cut" / "adapter" / f) == sha(tmp_path / "full" / "adapter" / f), f
 
 
 def test_llava_json_layout_and_bad_input(tiny_dir, demo, tmp_path):
