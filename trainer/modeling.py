@@ -2,6 +2,7 @@
 summed response log-probs. Everything is local: nothing is downloaded."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -168,3 +169,117 @@ def weighted_dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, 
     rejected_r = policy_rejected - ref_rejected
     losses = -F.logsigmoid(beta * (chosen_r - rejected_r)) * weights
     return losses, beta * chosen_r.detach(), beta * rejected_r.detach()
+
+
+# ---- Packed forward: shared prompts, one vision pass per unique image, LM head on response tokens only ----
+
+@dataclass
+class Packed:
+    """Rows of [prompt, response₁, response₂?]: two responses to the same (prompt, image) share the prompt
+    (the rejected branch does not see the chosen one; both continue the prompt's positions), so a D_t pair
+    costs one prompt (hundreds of image tokens) instead of two. Sequence s has its targets at `tgt[seq == s]`,
+    predicted from hidden states at (rows, pos)."""
+    input_ids: torch.Tensor       # [R, L]
+    segments: torch.Tensor        # [R, L] 0 prompt, b+1 response branch b, -1 pad
+    position_ids: torch.Tensor    # [R, L]
+    pixel_values: torch.Tensor    # [U, 3, H, W] unique images
+    image_index: torch.Tensor     # [R] row → unique image
+    rows: torch.Tensor            # [T]
+    pos: torch.Tensor             # [T]
+    tgt: torch.Tensor             # [T]
+    seq: torch.Tensor             # [T]
+    n_seq: int
+    tokens: int                   # real (non-pad) tokens in the batch
+
+
+def pack_rows(ld: Loaded, rows: list[dict], n_seq: int, pixels: torch.Tensor, max_length: int) -> Packed:
+    """rows: {prompt: ids, responses: [ids, …] (1 or 2), seqs: [sequence index per response], image: unique
+    image index}. Each response is truncated so prompt + response ≤ max_length (never the prompt)."""
+    seqs_rows, built = [], []
+    for r in rows:
+        p = r["prompt"]
+        if len(p) >= max_length:
+            raise ValueError(f"prompt of {len(p)} tokens does not fit max_length {max_length}")
+        ids, seg, posn = list(p), [0] * len(p), list(range(len(p)))
+        for b, resp in enumerate(r["responses"]):
+            resp = resp[: max_length - len(p)]
+            start = len(ids)
+            ids += resp
+            seg += [b + 1] * len(resp)
+            posn += list(range(len(p), len(p) + len(resp)))
+            # predictors: the last prompt position, then this branch's own tokens
+            pred = [len(p) - 1] + list(range(start, start + len(resp) - 1))
+            seqs_rows.append((len(built), pred, resp, r["seqs"][b]))
+        built.append((ids, seg, posn))
+    L = max(len(b[0]) for b in built)
+    R = len(built)
+    pad = ld.tokenizer.pad_token_id if ld.tokenizer is not None else 0
+    input_ids = torch.full((R, L), pad, dtype=torch.long)
+    segments = torch.full((R, L), -1, dtype=torch.long)
+    position_ids = torch.zeros((R, L), dtype=torch.long)
+    for i, (ids, seg, posn) in enumerate(built):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        segments[i, : len(ids)] = torch.tensor(seg)
+        position_ids[i, : len(ids)] = torch.tensor(posn)
+    rows_t, pos_t, tgt_t, seq_t = [], [], [], []
+    for row, pred, resp, s in seqs_rows:
+        rows_t += [row] * len(resp)
+        pos_t += pred
+        tgt_t += resp
+        seq_t += [s] * len(resp)
+    dev = ld.device
+    T = lambda x: torch.tensor(x, dtype=torch.long, device=dev)  # noqa: E731
+    return Packed(input_ids.to(dev), segments.to(dev), position_ids.to(dev), pixels,
+                  T([r["image"] for r in rows]), T(rows_t), T(pos_t), T(tgt_t), T(seq_t), n_seq,
+                  int((segments >= 0).sum()))
+
+
+def packed_attention_mask(segments: torch.Tensor, impl: str, dtype: torch.dtype) -> torch.Tensor:
+    """[R, 1, L, L]: causal, padding excluded, and a response branch sees only the prompt and itself."""
+    L = segments.shape[1]
+    idx = torch.arange(L, device=segments.device)
+    causal = idx[None, :] <= idx[:, None]                                     # [q, k]
+    sq, sk = segments[:, :, None], segments[:, None, :]
+    allowed = causal[None] & (sk >= 0) & (sq >= 0) & ((sk == 0) | (sk == sq))
+    allowed |= torch.eye(L, dtype=torch.bool, device=segments.device)[None] & (sq < 0)  # pads see themselves
+    allowed = allowed[:, None]
+    if impl == "eager":
+        return torch.zeros(allowed.shape, dtype=dtype, device=segments.device).masked_fill(~allowed, torch.finfo(dtype).min)
+    return allowed
+
+
+def _vision_frozen(base) -> bool:
+    return not any(p.requires_grad for n, p in base.named_parameters()
+                   if "vision_tower" in n or "multi_modal_projector" in n)
+
+
+def image_features(model, pixel_values: torch.Tensor) -> torch.Tensor:
+    """Vision tower + projector, [U, N, H]; without autograd when both are frozen (LoRA on the LM only)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cfg = base.config
+    ctx = torch.no_grad() if _vision_frozen(base) else contextlib.nullcontext()
+    with ctx:
+        out = base.model.get_image_features(pixel_values=pixel_values, vision_feature_layer=cfg.vision_feature_layer,
+                                            vision_feature_select_strategy=cfg.vision_feature_select_strategy,
+                                            return_dict=True)
+    return torch.stack(list(out.pooler_output))
+
+
+def packed_logps(model, pk: Packed, feats: torch.Tensor | None = None):
+    """Per-sequence sum of response-token log-probs, and token counts, for a Packed batch."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if feats is None:
+        feats = image_features(model, pk.pixel_values)
+    lm = base.model.language_model
+    emb = lm.get_input_embeddings()(pk.input_ids)
+    img_mask = (pk.input_ids == base.config.image_token_index).unsqueeze(-1)
+    emb = emb.masked_scatter(img_mask, feats[pk.image_index].to(emb.dtype))
+    impl = base.config.text_config._attn_implementation or "sdpa"
+    mask = packed_attention_mask(pk.segments, impl, emb.dtype)
+    hidden = lm(inputs_embeds=emb, attention_mask=mask, position_ids=pk.position_ids, use_cache=False).last_hidden_state
+    h = hidden[pk.rows, pk.pos]
+    logits = base.lm_head(h).float()
+    lp = torch.gather(logits.log_softmax(-1), 1, pk.tgt[:, None]).squeeze(1)
+    sums = torch.zeros(pk.n_seq, dtype=lp.dtype, device=lp.device).index_add(0, pk.seq, lp)
+    counts = torch.zeros(pk.n_seq, dtype=lp.dtype, device=lp.device).index_add(0, pk.seq, torch.ones_like(lp))
+    return sums, counts

@@ -20,8 +20,8 @@ import torch
 
 from . import EXIT_PREEMPTED
 from .data import load_preferences, load_sft
-from .modeling import Loaded, load_image, load_model, pack, pixel_values, prompt_ids, response_ids, sequence_logps, \
-    weighted_dpo_loss
+from .modeling import Loaded, Packed, image_features, load_image, load_model, pack, pack_rows, packed_logps, \
+    pixel_values, prompt_ids, response_ids, weighted_dpo_loss
 
 log = logging.getLogger("trainer")
 
@@ -79,10 +79,11 @@ def file_sha(path: str) -> str:
 
 
 class Batcher:
-    """Turns dataset records into model inputs; decoded images are cached for small sets."""
+    """Turns dataset records into packed model inputs; decoded images are cached for small sets."""
 
-    def __init__(self, ld: Loaded, max_length: int, cache: bool):
+    def __init__(self, ld: Loaded, max_length: int, cache: bool, share_prompt: bool = True):
         self.ld, self.max_length, self.cache = ld, max_length, {} if cache else None
+        self.share_prompt = share_prompt
         self._tok: dict = {}
 
     def pixels(self, paths: list[str]) -> torch.Tensor:
@@ -103,19 +104,41 @@ class Batcher:
             self._tok[key] = prompt_ids(self.ld, text) if kind == "p" else response_ids(self.ld, text)
         return self._tok[key]
 
-    def sft(self, recs: list[dict]):
-        ids, am, cm = pack(self.ld, [self.ids("p", r["prompt"]) for r in recs],
-                           [self.ids("r", r["response"]) for r in recs], self.max_length)
-        return ids, am, cm, self.pixels([r["image"] for r in recs])
+    def _images(self, paths: list[str]):
+        uniq = list(dict.fromkeys(paths))
+        return {p: i for i, p in enumerate(uniq)}, self.pixels(uniq)
+
+    def sft(self, recs: list[dict]) -> Packed:
+        index, px = self._images([r["image"] for r in recs])
+        rows = [{"prompt": self.ids("p", r["prompt"]), "responses": [self.ids("r", r["response"])], "seqs": [i],
+                 "image": index[r["image"]]} for i, r in enumerate(recs)]
+        return pack_rows(self.ld, rows, len(recs), px, self.max_length)
 
     def dpo(self, recs: list[dict]):
-        """[chosen…; rejected…] in one padded batch; rejected rows see x* (the noised image for D_v pairs)."""
+        """Sequences 0..n-1 are the chosen answers on x, n..2n-1 the rejected ones on x* (the noised image
+        for D_v pairs). A D_t pair (x* = x) is one row with a shared prompt when share_prompt is on."""
+        n = len(recs)
+        index, px = self._images([r["image"] for r in recs] + [r["rejected_image"] for r in recs])
+        rows = []
+        for i, r in enumerate(recs):
+            p = self.ids("p", r["prompt"])
+            c, rj = self.ids("r", r["chosen"]), self.ids("r", r["rejected"])
+            if self.share_prompt and r["image"] == r["rejected_image"]:
+                rows.append({"prompt": p, "responses": [c, rj], "seqs": [i, n + i], "image": index[r["image"]]})
+            else:
+                rows.append({"prompt": p, "responses": [c], "seqs": [i], "image": index[r["image"]]})
+                rows.append({"prompt": p, "responses": [rj], "seqs": [n + i], "image": index[r["rejected_image"]]})
+        w = torch.tensor([r["weight"] for r in recs], dtype=torch.float32, device=self.ld.device)
+        return pack_rows(self.ld, rows, 2 * n, px, self.max_length), w
+
+    def dpo_standard(self, recs: list[dict]):
+        """The conventional layout ([chosen…; rejected…] rows, right-padded, completion mask, per-row pixels),
+        e.g. to hand the same batch to TRL."""
         prompts = [self.ids("p", r["prompt"]) for r in recs]
         resp = [self.ids("r", r["chosen"]) for r in recs] + [self.ids("r", r["rejected"]) for r in recs]
         ids, am, cm = pack(self.ld, prompts + prompts, resp, self.max_length)
         px = self.pixels([r["image"] for r in recs] + [r["rejected_image"] for r in recs])
-        w = torch.tensor([r["weight"] for r in recs], dtype=torch.float32, device=self.ld.device)
-        return ids, am, cm, px, w
+        return ids, am, cm, px
 
 
 def autocast(ld: Loaded):
@@ -125,25 +148,26 @@ def autocast(ld: Loaded):
 
 
 def dpo_step_loss(ld: Loaded, ref_model, batch, beta: float):
-    """Weighted DPO loss (mean over the pairs) and metrics for one micro-batch."""
-    ids, am, cm, px, w = batch
+    """Weighted DPO loss (mean over the pairs) and metrics for one micro-batch. The vision features are
+    computed once and shared by the policy and reference passes (the vision tower is frozen under LoRA)."""
+    pk, w = batch
     n = w.shape[0]
     with autocast(ld):
-        logps, _ = sequence_logps(ld.model, ids, am, cm, px)
+        feats = image_features(ld.model, pk.pixel_values)
+        logps, _ = packed_logps(ld.model, pk, feats)
         with torch.no_grad():
             if ref_model is None:  # the same PEFT model with its adapter disabled
                 with ld.model.disable_adapter():
-                    ref, _ = sequence_logps(ld.model, ids, am, cm, px)
+                    ref, _ = packed_logps(ld.model, pk, feats)
             else:
-                ref, _ = sequence_logps(ref_model, ids, am, cm, px)
+                ref, _ = packed_logps(ref_model, pk)
     losses, cr, rr = weighted_dpo_loss(logps[:n], logps[n:], ref[:n], ref[n:], w, beta)
     return losses.mean(), {"margin": (cr - rr), "acc": (cr > rr).float(), "weight": w}
 
 
-def sft_step_loss(ld: Loaded, batch):
-    ids, am, cm, px = batch
+def sft_step_loss(ld: Loaded, pk):
     with autocast(ld):
-        logps, ntok = sequence_logps(ld.model, ids, am, cm, px)
+        logps, ntok = packed_logps(ld.model, pk)
     return -(logps.sum() / ntok.sum().clamp(min=1)), {}
 
 
@@ -240,7 +264,7 @@ def train(args) -> int:
         emit("resumed", step=state["step"], checkpoint=args.resume)
     emit("start", mode=mode, pairs=len(records), totalSteps=total, trainableParams=n_trainable, device=str(device),
          dtype=str(ld.dtype).replace("torch.", ""), batchSize=B, microBatchSize=micro)
-    batcher = Batcher(ld, args.max_length, cache=len(records) <= args.image_cache)
+    batcher = Batcher(ld, args.max_length, cache=len(records) <= args.image_cache, share_prompt=not args.no_share_prompt)
     pre = Preempt()
     ckpt_root = args.checkpoint_dir or os.path.join(args.out, "checkpoints")
     os.makedirs(ckpt_root, exist_ok=True)
@@ -263,7 +287,7 @@ def train(args) -> int:
             else:
                 batch = batcher.sft(recs)
                 loss, _ = sft_step_loss(ld, batch)
-            ntok += int(batch[1].sum())
+            ntok += (batch[0] if mode == "dpo" else batch).tokens
             scaled = loss * (len(recs) / len(idx))
             scaled.backward()
             loss_sum += float(scaled.detach())

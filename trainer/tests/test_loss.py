@@ -2,7 +2,7 @@
 import torch
 
 from trainer.data import load_preferences
-from trainer.modeling import load_model, sequence_logps, weighted_dpo_loss
+from trainer.modeling import image_features, load_model, packed_logps, sequence_logps, weighted_dpo_loss
 from trainer.train import Batcher
 
 
@@ -14,15 +14,15 @@ def _setup(tiny_dir, demo):
             if "lora_" in n:
                 p.copy_(torch.randn(p.shape, generator=g) * 0.05)
     recs = load_preferences(demo["prefs"])[:4]
-    ids, am, cm, px, _ = Batcher(ld, 1024, cache=False).dpo(recs)
+    pk, _ = Batcher(ld, 1024, cache=False).dpo(recs)  # the training path's packed batch
     with torch.no_grad(), ld.model.disable_adapter():
-        ref, _ = sequence_logps(ld.model, ids, am, cm, px)
-    return ld, (ids, am, cm, px), ref
+        ref, _ = packed_logps(ld.model, pk)
+    return ld, pk, ref
 
 
 def _grad(ld, batch, ref, w):
     ld.model.zero_grad(set_to_none=True)
-    logps, _ = sequence_logps(ld.model, *batch)
+    logps, _ = packed_logps(ld.model, batch)
     n = w.shape[0]
     losses, _, _ = weighted_dpo_loss(logps[:n], logps[n:], ref[:n], ref[n:], w, 0.1)
     losses.mean().backward()
@@ -59,7 +59,30 @@ def test_zero_weight_drops_pair_and_unit_weights_are_plain_dpo(tiny_dir, demo):
     torch.testing.assert_close(g1 - g0, _grad(ld, batch, ref, only0), rtol=1e-4, atol=1e-8)
     # closed form of plain DPO at these log-probs
     with torch.no_grad():
-        logps, _ = sequence_logps(ld.model, *batch)
+        logps, _ = packed_logps(ld.model, batch)
         losses, cr, rr = weighted_dpo_loss(logps[:4], logps[4:], ref[:4], ref[4:], ones, 0.1)
         manual = -torch.log(torch.sigmoid(0.1 * ((logps[:4] - ref[:4]) - (logps[4:] - ref[4:]))))
     torch.testing.assert_close(losses, manual)
+
+
+def test_packed_forward_equals_standard_forward(tiny_dir, demo):
+    """Shared-prompt rows, one vision pass per unique image and an LM head on response tokens only give the
+    same per-sequence log-probs as the plain padded [chosen; rejected] forward (also under truncation)."""
+    ld = load_model(tiny_dir, device="cpu", dtype="fp32", lora={"r": 4, "alpha": 8, "dropout": 0.0})
+    g = torch.Generator().manual_seed(9)
+    with torch.no_grad():
+        for n, p in ld.model.named_parameters():
+            if "lora_" in n:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    recs = load_preferences(demo["prefs"])
+    recs[0]["chosen"] = "There is a small left pleural effusion and mild cardiomegaly."
+    for max_len in (1024, 60):
+        b = Batcher(ld, max_len, cache=False)
+        pk, _ = b.dpo(recs)
+        assert pk.input_ids.shape[0] == len(recs) + sum(r["image"] != r["rejected_image"] for r in recs)
+        assert len(set(pk.pixel_values.shape[:1])) == 1 and pk.pixel_values.shape[0] < 2 * len(recs)
+        with torch.no_grad():
+            packed, cnt_p = packed_logps(ld.model, pk)
+            std, cnt_s = sequence_logps(ld.model, *b.dpo_standard(recs))
+        torch.testing.assert_close(cnt_p, cnt_s)
+        torch.testing.assert_close(packed, std, rtol=1e-5, atol=2e-5)

@@ -37,7 +37,9 @@ def test_loss_and_grads_equal_trl(tiny_dir, demo, tmp_path):
 
     ours = _model(tiny_dir)
     ours.model.train()
-    batch = Batcher(ours, 1024, cache=False).dpo(recs)
+    batcher = Batcher(ours, 1024, cache=False)
+    batch = batcher.dpo(recs)  # our packed layout: D_t pairs share their prompt row
+    assert batch[0].input_ids.shape[0] < 2 * len(recs)
     loss, _ = dpo_step_loss(ours, None, batch, beta=0.1)
     loss.backward()
     g_ours = _grads(ours.model)
@@ -62,7 +64,7 @@ def test_loss_and_grads_equal_trl(tiny_dir, demo, tmp_path):
         for n, p in trl.model.named_parameters():
             if p.requires_grad:
                 p.copy_(mine[n])
-    ids, am, cm, px, _ = batch
+    ids, am, cm, px = batcher.dpo_standard(recs)  # TRL's layout: [chosen; rejected] rows
     inputs = {"input_ids": ids, "attention_mask": am, "completion_mask": cm, "pixel_values": px}
     trl.model.train()
     trl_loss = trl.compute_loss(trl.model, inputs)
