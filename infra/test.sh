@@ -15,3 +15,5 @@ if [ -d trainer/tests ]; then
   echo "== pytest (trainer)"
   "$VENV/bin/python" -m pytest -q trainer/tests
 fi
+echo "== bench (CPU): training step, ours vs TRL DPOTrainer"
+bench/gpu-train.sh --cpu
