@@ -1,3 +1,4 @@
 // Every activity the workers register. Workflows import this module as a *type* only.
 export * from './ingest';
 export * from './visual';
+export * from './training';

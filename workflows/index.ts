@@ -1,3 +1,4 @@
 // Every workflow type; this file is the workflowsPath of every worker bundle.
 // Deterministic code only: no I/O, no Node builtins, activities imported as types.
 export * from './ingest';
+export * from './training';

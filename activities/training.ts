@@ -1,0 +1,472 @@
+// The training activity: pulls a preference (or SFT) set and its images from S3 into a local work dir,
+// runs the Python trainer (`python -m trainer sft|dpo`), relays each progress line as a heartbeat,
+// uploads every checkpoint to S3 (deterministic tar, content-addressed) and returns the final adapter
+// and metrics keys. A retry after a worker crash resumes from the last heartbeated checkpoint; a
+// cancellation sends SIGTERM to the trainer's process group, which checkpoints and exits.
+import { spawn, execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { promisify } from 'node:util';
+import { activityInfo, cancellationDetails, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { artifactStore } from '../lib/env';
+import { sha256Hex } from '../lib/hash';
+
+const execFileP = promisify(execFile);
+const PROJECT_ROOT = path.resolve(__dirname, '..');
+/** Exit code of a trainer that received SIGTERM, wrote a checkpoint and stopped (trainer/__init__.py). */
+export const TRAINER_EXIT_PREEMPTED = 75;
+/** Exit code of a trainer that rejected its input (bad data, bad flags). */
+export const TRAINER_EXIT_BAD_INPUT = 2;
+
+export interface TrainingHyperparameters {
+  learningRate: number;
+  /** Effective batch (pairs per optimizer step). */
+  batchSize: number;
+  /** batch = micro-batch × accumulation. */
+  gradientAccumulation: number;
+  epochs: number;
+  beta: number;
+  maxLength: number;
+  warmupRatio: number;
+  maxGradNorm: number;
+  lora: { enabled: boolean; r: number; alpha: number; dropout: number };
+  checkpointEverySteps: number;
+  /** Cap on optimizer steps (0 = epochs). */
+  maxSteps: number;
+  device: 'auto' | 'cpu' | 'cuda';
+  dtype: 'auto' | 'bf16' | 'fp32';
+  gradientCheckpointing: boolean;
+  /** Conversation template (vicuna_v1 | mistral_instruct | plain); absent → the model dir's own. */
+  template?: string;
+  /** Minimum seconds per step (demos and tests only). */
+  paceSeconds: number;
+}
+
+/** Paper defaults (§4.1 / authors' scripts); same as core/config.ts `training`. */
+export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
+  learningRate: 1e-7,
+  batchSize: 4,
+  gradientAccumulation: 1,
+  epochs: 3,
+  beta: 0.1,
+  maxLength: 1024,
+  warmupRatio: 0.03,
+  maxGradNorm: 1.0,
+  lora: { enabled: true, r: 128, alpha: 256, dropout: 0.05 },
+  checkpointEverySteps: 50,
+  maxSteps: 0,
+  device: 'auto',
+  dtype: 'auto',
+  gradientCheckpointing: false,
+  paceSeconds: 0,
+};
+
+export interface TrainingInput {
+  /** Campaign variant this run trains (e.g. 'sft', 'dpo', 'mmedpo'); recorded in the metrics. */
+  variant: string;
+  mode: 'sft' | 'dpo';
+  /** S3 key of the JSONL set: preference pairs {id, image, rejected_image?, prompt, chosen, rejected, weight}
+   *  (or the authors' LLaVA layout) for dpo, {id, image, prompt, response} for sft. `image` and
+   *  `rejected_image` are S3 keys. */
+  datasetKey: string;
+  /** Local HF model dir, or S3 key of a tar of one; absent → the tiny LLaVA built deterministically from `seed`. */
+  baseModel?: string;
+  hyperparameters?: Partial<TrainingHyperparameters>;
+  seed: number;
+  /** S3 key of an adapter tar (e.g. a previous SFT run's adapterKey) merged into the base first: it becomes
+   *  the reference policy of a DPO run. */
+  initAdapterKey?: string;
+}
+
+export interface TrainingOutput {
+  /** S3 key of a tar of the PEFT adapter dir (or the full model when LoRA is off). */
+  adapterKey: string;
+  /** S3 key of the metrics JSON (full loss curve, hyperparameters, input). */
+  metricsKey: string;
+  finalLoss: number;
+  steps: number;
+  /** Loss per optimizer step (downsampled to ≤ 2000 points; the full curve is under metricsKey). */
+  lossCurve: number[];
+  /** Step this attempt resumed from (null: started from step 0). */
+  resumedFromStep: number | null;
+  attempt: number;
+}
+
+/** Heartbeat details: the last step and the last uploaded checkpoint (what a retry resumes from). */
+export interface TrainingHeartbeat {
+  step: number;
+  totalSteps?: number;
+  loss?: number;
+  rewardMargin?: number;
+  rewardAccuracy?: number;
+  checkpointKey?: string;
+  checkpointStep?: number;
+}
+
+export function trainerPython(): string {
+  return process.env.MMEDPO_PYTHON ?? path.join(PROJECT_ROOT, '.mmedpo', 'venv', 'bin', 'python');
+}
+
+function workRoot(): string {
+  return path.resolve(process.env.MMEDPO_TRAINING_DIR ?? path.join(os.tmpdir(), 'mmedpo-training'));
+}
+
+// ---- GPU slots: one activity per GPU, each pinned with CUDA_VISIBLE_DEVICES -------------------------
+
+/** GPU indices from nvidia-smi (empty when there is none). MMEDPO_GPUS ("0,1" or "" for CPU) overrides. */
+export async function detectGpus(): Promise<string[]> {
+  const env = process.env.MMEDPO_GPUS;
+  if (env !== undefined) return env.split(',').map((s) => s.trim()).filter(Boolean);
+  try {
+    const { stdout } = await execFileP('nvidia-smi', ['--query-gpu=index', '--format=csv,noheader'], { timeout: 10_000 });
+    return stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+const busy = new Set<string>();
+let gpuList: Promise<string[]> | undefined;
+async function acquireSlot(): Promise<string | null> {
+  gpuList ??= detectGpus();
+  const gpus = await gpuList;
+  if (gpus.length === 0) return null; // CPU mode: the worker runs one activity at a time
+  const free = gpus.find((g) => !busy.has(g));
+  if (free === undefined) throw ApplicationFailure.retryable(`all ${gpus.length} GPUs of this worker are busy`, 'NoFreeGpu');
+  busy.add(free);
+  return free;
+}
+
+const running = new Set<number>();
+/** SIGTERM every running trainer (worker shutdown): each checkpoints, the attempt fails retryably, a retry resumes. */
+export function preemptAllTrainers(): void {
+  for (const pgid of running) {
+    try {
+      process.kill(-pgid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+// ---- S3 ⇄ local ----------------------------------------------------------------------------------
+
+async function tarDir(parent: string, name: string, outFile: string): Promise<Buffer> {
+  // Deterministic archive (sorted names, fixed mtime/owner) so equal files give the same key.
+  await execFileP('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', parent, '-cf', outFile, name]);
+  const bytes = await fs.promises.readFile(outFile);
+  await fs.promises.rm(outFile, { force: true });
+  return bytes;
+}
+
+async function untar(bytes: Buffer, dest: string): Promise<void> {
+  await fs.promises.mkdir(dest, { recursive: true });
+  const f = path.join(dest, '.incoming.tar');
+  await fs.promises.writeFile(f, bytes);
+  await execFileP('tar', ['-xf', f, '-C', dest]);
+  await fs.promises.rm(f, { force: true });
+}
+
+function modelRootIn(dir: string): string {
+  if (fs.existsSync(path.join(dir, 'config.json')) || fs.existsSync(path.join(dir, 'adapter_config.json'))) return dir;
+  const subs = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory());
+  for (const s of subs) {
+    const p = path.join(dir, s.name);
+    if (fs.existsSync(path.join(p, 'config.json')) || fs.existsSync(path.join(p, 'adapter_config.json'))) return p;
+  }
+  throw ApplicationFailure.nonRetryable(`no config.json / adapter_config.json in ${dir}`, 'TrainingInputError');
+}
+
+async function runPython(args: string[], what: string): Promise<void> {
+  try {
+    await execFileP(trainerPython(), ['-m', 'trainer', ...args], { cwd: PROJECT_ROOT, maxBuffer: 16 << 20 });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    const last = (err.stderr ?? err.message).trim().split('\n').pop();
+    throw ApplicationFailure.retryable(`${what} failed: ${last}`, 'TrainerFailed');
+  }
+}
+
+/** The base model dir: a local path, an S3 tar (cached by key), or the tiny model (cached by seed). */
+async function resolveBaseModel(baseModel: string | undefined, seed: number): Promise<string> {
+  const models = path.join(workRoot(), 'models');
+  await fs.promises.mkdir(models, { recursive: true });
+  if (!baseModel) {
+    const dir = path.join(models, `tiny-seed${seed}`);
+    if (!fs.existsSync(path.join(dir, 'model.safetensors'))) {
+      const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+      await runPython(['init-tiny', '--out', tmp, '--seed', String(seed)], 'init-tiny');
+      await fs.promises.rm(dir, { recursive: true, force: true });
+      await fs.promises.rename(tmp, dir);
+    }
+    return dir;
+  }
+  if (path.isAbsolute(baseModel) || baseModel.startsWith('.')) {
+    if (!fs.existsSync(path.join(baseModel, 'config.json'))) {
+      throw ApplicationFailure.nonRetryable(`baseModel ${baseModel}: no config.json there`, 'TrainingInputError');
+    }
+    return path.resolve(baseModel);
+  }
+  const dir = path.join(models, sha256Hex(Buffer.from(baseModel)).slice(0, 20));
+  if (!fs.existsSync(path.join(dir, '.complete'))) {
+    const bytes = await artifactStore().tryGetBytes(baseModel);
+    if (!bytes) throw ApplicationFailure.nonRetryable(`baseModel: no local dir and no S3 object ${baseModel}`, 'TrainingInputError');
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    await untar(bytes, dir);
+    await fs.promises.writeFile(path.join(dir, '.complete'), baseModel);
+  }
+  return modelRootIn(dir);
+}
+
+function extOf(key: string): string {
+  const m = /\.[A-Za-z0-9]{1,5}$/.exec(key);
+  return m ? m[0].toLowerCase() : '.img';
+}
+
+/** Download the set and every image it names; rewrite image keys to local paths. */
+async function stageDataset(datasetKey: string, dir: string, beat: () => void): Promise<{ file: string; records: number }> {
+  const store = artifactStore();
+  const raw = await store.tryGetBytes(datasetKey);
+  if (!raw) throw ApplicationFailure.nonRetryable(`dataset ${datasetKey} not found in S3`, 'TrainingInputError');
+  const text = raw.toString('utf8');
+  let records: Record<string, unknown>[];
+  try {
+    records = text.trimStart().startsWith('[')
+      ? (JSON.parse(text) as Record<string, unknown>[])
+      : text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+  } catch (e) {
+    throw ApplicationFailure.nonRetryable(`dataset ${datasetKey}: not JSON lines (${(e as Error).message})`, 'TrainingInputError');
+  }
+  if (records.length === 0) throw ApplicationFailure.nonRetryable(`dataset ${datasetKey} is empty`, 'TrainingInputError');
+  const imgDir = path.join(dir, 'images');
+  await fs.promises.mkdir(imgDir, { recursive: true });
+  const keys = new Map<string, string>();
+  for (const [i, r] of records.entries()) {
+    for (const field of ['image', 'rejected_image']) {
+      const k = r[field];
+      if (k === undefined || k === null) continue;
+      if (typeof k !== 'string') throw ApplicationFailure.nonRetryable(`dataset record ${String(r.id ?? i)}: ${field} must be an S3 key`, 'TrainingInputError');
+      if (!keys.has(k)) keys.set(k, path.join(imgDir, sha256Hex(Buffer.from(k)).slice(0, 24) + extOf(k)));
+    }
+  }
+  const todo = [...keys.entries()];
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < todo.length) {
+      const [k, local] = todo[next++];
+      const bytes = await store.tryGetBytes(k);
+      if (!bytes) throw ApplicationFailure.nonRetryable(`dataset ${datasetKey}: image ${k} not found in S3`, 'TrainingInputError');
+      await fs.promises.writeFile(local, bytes);
+      if (++done % 50 === 0) beat();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, todo.length) }, worker));
+  const out = records.map((r) => {
+    const c = { ...r };
+    for (const field of ['image', 'rejected_image']) if (typeof c[field] === 'string') c[field] = keys.get(c[field] as string);
+    return JSON.stringify(c);
+  });
+  const file = path.join(dir, 'data.jsonl');
+  await fs.promises.writeFile(file, out.join('\n') + '\n');
+  return { file, records: records.length };
+}
+
+export function trainerArgs(input: TrainingInput, hp: TrainingHyperparameters, p: { model: string; data: string; out: string; resume?: string; initAdapter?: string }): string[] {
+  const micro = Math.max(1, Math.ceil(hp.batchSize / Math.max(1, hp.gradientAccumulation)));
+  const a = [input.mode, '--model', p.model, '--data', p.data, '--out', p.out, '--seed', String(input.seed),
+    '--lr', String(hp.learningRate), '--batch-size', String(hp.batchSize), '--micro-batch-size', String(micro),
+    '--epochs', String(hp.epochs), '--beta', String(hp.beta), '--max-length', String(hp.maxLength),
+    '--warmup-ratio', String(hp.warmupRatio), '--max-grad-norm', String(hp.maxGradNorm),
+    '--checkpoint-every', String(hp.checkpointEverySteps), '--max-steps', String(hp.maxSteps),
+    '--device', hp.device, '--dtype', hp.dtype, '--keep-checkpoints', '2'];
+  if (hp.lora.enabled) a.push('--lora-r', String(hp.lora.r), '--lora-alpha', String(hp.lora.alpha), '--lora-dropout', String(hp.lora.dropout));
+  else a.push('--no-lora');
+  if (hp.gradientCheckpointing) a.push('--gradient-checkpointing');
+  if (hp.template) a.push('--template', hp.template);
+  if (hp.paceSeconds > 0) a.push('--pace-seconds', String(hp.paceSeconds));
+  if (p.initAdapter) a.push('--init-adapter', p.initAdapter);
+  if (p.resume) a.push('--resume', p.resume);
+  return a;
+}
+
+function downsample(xs: number[], max = 2000): number[] {
+  if (xs.length <= max) return xs;
+  const step = xs.length / max;
+  return Array.from({ length: max }, (_, i) => xs[Math.floor(i * step)]);
+}
+
+interface ProgressEvent {
+  event: string;
+  step?: number;
+  totalSteps?: number;
+  loss?: number;
+  rewardMargin?: number;
+  rewardAccuracy?: number;
+  checkpoint?: string;
+}
+
+/** Train (SFT or weighted DPO) and return the adapter + metrics keys. Registered on the `training` queue. */
+export async function runTraining(input: TrainingInput): Promise<TrainingOutput> {
+  if (input.mode !== 'sft' && input.mode !== 'dpo') throw ApplicationFailure.nonRetryable(`mode must be sft or dpo, got ${String(input.mode)}`, 'TrainingInputError');
+  const hp: TrainingHyperparameters = { ...DEFAULT_HYPERPARAMETERS, ...input.hyperparameters, lora: { ...DEFAULT_HYPERPARAMETERS.lora, ...input.hyperparameters?.lora } };
+  const info = activityInfo();
+  const store = artifactStore();
+  const prev = info.heartbeatDetails as TrainingHeartbeat | undefined;
+  let last: TrainingHeartbeat = prev ?? { step: 0 };
+  heartbeat(last);
+  const beat = () => heartbeat(last);
+
+  const safe = `${info.workflowExecution?.workflowId ?? 'standalone'}-${info.activityId}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const dir = path.join(workRoot(), 'runs', `${safe}-a${info.attempt}`);
+  await fs.promises.rm(dir, { recursive: true, force: true });
+  await fs.promises.mkdir(dir, { recursive: true });
+  const gpu = await acquireSlot();
+  try {
+    const model = await resolveBaseModel(input.baseModel, input.seed);
+    beat();
+    let initAdapter: string | undefined;
+    if (input.initAdapterKey) {
+      const bytes = await store.tryGetBytes(input.initAdapterKey);
+      if (!bytes) throw ApplicationFailure.nonRetryable(`initAdapterKey ${input.initAdapterKey} not found in S3`, 'TrainingInputError');
+      await untar(bytes, path.join(dir, 'init-adapter'));
+      initAdapter = modelRootIn(path.join(dir, 'init-adapter'));
+    }
+    const data = await stageDataset(input.datasetKey, dir, beat);
+    beat();
+    let resume: string | undefined;
+    const resumedFromStep = prev?.checkpointKey ? (prev.checkpointStep ?? null) : null;
+    if (prev?.checkpointKey) {
+      const bytes = await store.tryGetBytes(prev.checkpointKey);
+      if (!bytes) throw ApplicationFailure.retryable(`checkpoint ${prev.checkpointKey} vanished from S3`, 'CheckpointMissing');
+      await untar(bytes, path.join(dir, 'resume'));
+      const names = fs.readdirSync(path.join(dir, 'resume')).filter((n) => n.startsWith('ckpt-'));
+      if (names.length !== 1) throw ApplicationFailure.retryable(`checkpoint ${prev.checkpointKey}: unexpected layout`, 'CheckpointMissing');
+      resume = path.join(dir, 'resume', names[0]);
+    }
+    const out = path.join(dir, 'out');
+    const args = trainerArgs(input, hp, { model, data: data.file, out, resume, initAdapter });
+
+    const child = spawn(trainerPython(), ['-m', 'trainer', ...args], {
+      cwd: PROJECT_ROOT,
+      detached: true, // own process group: cancellation signals the whole group
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PYTHONUNBUFFERED: '1',
+        MMEDPO_PARENT_PID: String(process.pid),
+        ...(gpu !== null ? { CUDA_VISIBLE_DEVICES: gpu } : { CUDA_VISIBLE_DEVICES: '' }),
+      },
+    });
+    const pgid = child.pid!;
+    running.add(pgid);
+    const stderrTail: string[] = [];
+    const echo = process.env.MMEDPO_TRAINER_LOGS === '1';
+    readline.createInterface({ input: child.stderr! }).on('line', (l) => {
+      if (echo) process.stderr.write(`[trainer ${safe}] ${l}\n`);
+      stderrTail.push(l);
+      if (stderrTail.length > 40) stderrTail.shift();
+    });
+    let chain: Promise<void> = Promise.resolve();
+    let uploadError: Error | undefined;
+    const uploadCheckpoint = async (ckptDir: string, step: number) => {
+      const bytes = await tarDir(path.dirname(ckptDir), path.basename(ckptDir), path.join(dir, `upload-${step}.tar`));
+      const put = await store.putBytes('training/checkpoints', bytes, { ext: '.tar', contentType: 'application/x-tar' });
+      last = { ...last, checkpointKey: put.key, checkpointStep: step };
+    };
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      let ev: ProgressEvent;
+      try {
+        ev = JSON.parse(line) as ProgressEvent;
+      } catch {
+        return; // not a progress line
+      }
+      chain = chain.then(async () => {
+        if (ev.event === 'step') {
+          last = { ...last, step: ev.step ?? last.step, totalSteps: ev.totalSteps, loss: ev.loss, rewardMargin: ev.rewardMargin, rewardAccuracy: ev.rewardAccuracy };
+        }
+        if (ev.checkpoint && (ev.event === 'step' || ev.event === 'checkpoint')) {
+          try {
+            await uploadCheckpoint(ev.checkpoint, ev.step ?? last.step);
+          } catch (e) {
+            uploadError = e as Error;
+          }
+        }
+        beat();
+      });
+    });
+    const onAbort = () => {
+      try {
+        process.kill(-pgid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    };
+    // Liveness while the trainer is alive (its imports and data loading can outlast a heartbeat timeout);
+    // a trainer silent on stdout for MMEDPO_TRAINER_STALL_S (default 30 min) is killed as hung.
+    const stallMs = Number(process.env.MMEDPO_TRAINER_STALL_S ?? 1800) * 1000;
+    let lastLine = Date.now();
+    child.stdout!.on('data', () => (lastLine = Date.now()));
+    let stalled = false;
+    const ticker = setInterval(() => {
+      if (Date.now() - lastLine > stallMs && !stalled) {
+        stalled = true;
+        try {
+          process.kill(-pgid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      beat();
+    }, 1000);
+    const signal = cancellationSignal();
+    signal.addEventListener('abort', onAbort);
+    const code: number | null = await new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (c, sig) => resolve(c ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : null)));
+    });
+    clearInterval(ticker);
+    signal.removeEventListener('abort', onAbort);
+    running.delete(pgid);
+    await chain;
+    const why = stderrTail.filter((l) => l.trim()).slice(-1)[0] ?? '';
+
+    if (code === TRAINER_EXIT_PREEMPTED || signal.aborted) {
+      const d = cancellationDetails();
+      const where = `at step ${last.step}${last.checkpointKey ? `, checkpoint ${last.checkpointKey}` : ''}`;
+      if (signal.aborted && !d?.workerShutdown) throw new CancelledFailure(`training cancelled ${where}`);
+      throw ApplicationFailure.retryable(`trainer preempted ${where}; a retry resumes there`, 'TrainerPreempted');
+    }
+    if (stalled) throw ApplicationFailure.retryable(`trainer silent for ${stallMs / 1000}s at step ${last.step}: killed`, 'TrainerStalled');
+    if (code === TRAINER_EXIT_BAD_INPUT) throw ApplicationFailure.nonRetryable(`trainer rejected its input: ${why}`, 'TrainingInputError');
+    if (code !== 0) throw ApplicationFailure.retryable(`trainer exited with code ${String(code)}: ${why}`, 'TrainerFailed');
+    if (uploadError) throw ApplicationFailure.retryable(`checkpoint upload failed: ${uploadError.message}`, 'CheckpointUpload');
+
+    const metrics = JSON.parse(await fs.promises.readFile(path.join(out, 'metrics.json'), 'utf8')) as { lossCurve: number[]; finalLoss: number; steps: number };
+    const adapterBytes = await tarDir(out, 'adapter', path.join(dir, 'adapter.tar'));
+    const adapter = await store.putBytes('training/adapters', adapterBytes, { ext: '.tar', contentType: 'application/x-tar' });
+    const metricsObj = await store.putJson('training/metrics', {
+      ...metrics,
+      variant: input.variant,
+      input: { mode: input.mode, datasetKey: input.datasetKey, baseModel: input.baseModel ?? null, seed: input.seed, initAdapterKey: input.initAdapterKey ?? null },
+      hyperparameters: hp,
+      adapterKey: adapter.key,
+      records: data.records,
+    });
+    return {
+      adapterKey: adapter.key,
+      metricsKey: metricsObj.key,
+      finalLoss: metrics.finalLoss,
+      steps: metrics.steps,
+      lossCurve: downsample(metrics.lossCurve),
+      resumedFromStep,
+      attempt: info.attempt,
+    };
+  } finally {
+    if (gpu !== null) busy.delete(gpu);
+    if (process.env.MMEDPO_KEEP_TRAINING_DIR !== '1') await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,125 @@
+// The training activity on a real Temporal worker in a child process: an uninterrupted tiny DPO run,
+// then the same run with the worker killed (SIGKILL of its process group) about half-way. After a
+// restart the retry resumes from the last heartbeated checkpoint and ends with the same loss curve
+// (bit-exact on CPU) and the same adapter bytes (same content-addressed key).
+import { spawn, execFileSync, ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { TrainingHeartbeat, TrainingOutput } from '../../activities/training';
+import type { TrainingRunInput } from '../../workflows/training';
+import { artifactStore } from '../../lib/env';
+import { connectClient, makeWorker, uniqueQueue } from '../helpers/temporal';
+
+const ROOT = path.resolve(__dirname, '../..');
+const PY = process.env.MMEDPO_PYTHON ?? path.join(ROOT, '.mmedpo/venv/bin/python');
+
+jest.setTimeout(240_000);
+
+describe('training activity: kill -9 of the worker mid-run, resume from checkpoint', () => {
+  const wfQueue = uniqueQueue('train-wf');
+  const trainQueue = uniqueQueue('train');
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mmedpo-train-it-'));
+  let wf: Awaited<ReturnType<typeof makeWorker>>;
+  let wfRunning: Promise<void>;
+  let client: Awaited<ReturnType<typeof connectClient>>;
+  let trainWorker: ChildProcess | undefined;
+  let datasetKey: string;
+
+  function startTrainingWorker(): ChildProcess {
+    const p = spawn('npx', ['tsx', 'workers/training.ts'], {
+      cwd: ROOT,
+      detached: true, // own process group, so SIGKILL takes npx, tsx and the worker together
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, MMEDPO_TASK_QUEUE: trainQueue, MMEDPO_GPUS: '', MMEDPO_TRAINING_DIR: path.join(work, 'training') },
+    });
+    p.stderr!.on('data', (b: Buffer) => {
+      const s = b.toString();
+      if (/error/i.test(s)) process.stderr.write(`[training worker] ${s}`);
+    });
+    return p;
+  }
+  function killGroup(p: ChildProcess | undefined, sig: NodeJS.Signals): void {
+    if (!p?.pid) return;
+    try {
+      process.kill(-p.pid, sig);
+    } catch {
+      /* gone */
+    }
+  }
+
+  beforeAll(async () => {
+    // A small synthetic preference set (half D_t pairs, half D_v pairs with noised rejected images), uploaded to S3.
+    const data = path.join(work, 'data');
+    execFileSync(PY, ['-m', 'trainer', 'demo-data', '--out', data, '--pairs', '12', '--seed', '1'], { cwd: ROOT });
+    const store = artifactStore();
+    const lines: string[] = [];
+    for (const line of fs.readFileSync(path.join(data, 'prefs.jsonl'), 'utf8').trim().split('\n')) {
+      const r = JSON.parse(line) as Record<string, string>;
+      for (const f of ['image', 'rejected_image']) {
+        if (r[f]) r[f] = (await store.putBytes('test-images', fs.readFileSync(path.join(data, r[f])), { ext: '.png' })).key;
+      }
+      lines.push(JSON.stringify(r));
+    }
+    datasetKey = (await store.putBytes('test-datasets', Buffer.from(lines.join('\n') + '\n'), { ext: '.jsonl' })).key;
+    wf = await makeWorker({ taskQueue: wfQueue });
+    wfRunning = wf.worker.run();
+    client = await connectClient();
+    trainWorker = startTrainingWorker();
+  });
+  afterAll(async () => {
+    killGroup(trainWorker, 'SIGKILL');
+    wf?.worker.shutdown();
+    await wfRunning;
+    await wf?.connection.close();
+    await client?.connection.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  const input = (): TrainingRunInput => ({
+    variant: 'mmedpo',
+    mode: 'dpo',
+    datasetKey,
+    seed: 0,
+    // 12 pairs / batch 2 = 6 steps an epoch × 4 epochs = 24 steps; paced so the run can be observed mid-way.
+    hyperparameters: { learningRate: 1e-3, batchSize: 2, gradientAccumulation: 2, epochs: 4, checkpointEverySteps: 3, paceSeconds: 0.35, lora: { enabled: true, r: 8, alpha: 16, dropout: 0.05 } },
+    taskQueue: trainQueue,
+    heartbeatTimeoutMs: 5000,
+  });
+
+  it('resumes after SIGKILL and matches the uninterrupted run bit for bit', async () => {
+    const id = `train-it-${process.pid}-${Date.now()}`;
+    const full = (await client.client.workflow.execute('trainingRun', { taskQueue: wfQueue, workflowId: `${id}-full`, args: [input()] })) as TrainingOutput;
+    expect(full.steps).toBe(24);
+    expect(full.lossCurve).toHaveLength(24);
+    expect(full.resumedFromStep).toBeNull();
+    expect(new Set(full.lossCurve).size).toBeGreaterThan(1);
+
+    const h = await client.client.workflow.start('trainingRun', { taskQueue: wfQueue, workflowId: `${id}-cut`, args: [input()] });
+    // Wait until the server holds a heartbeat with a checkpoint at or past half-way, then kill -9 the worker.
+    let seen: TrainingHeartbeat | undefined;
+    for (let i = 0; i < 600; i++) {
+      const d = await h.describe();
+      const p = d.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+      seen = p ? (defaultPayloadConverter.fromPayload(p) as TrainingHeartbeat) : undefined;
+      if (seen?.checkpointKey && (seen.checkpointStep ?? 0) >= 12) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(seen?.checkpointStep).toBeGreaterThanOrEqual(12);
+    expect(seen!.checkpointStep).toBeLessThan(24);
+    killGroup(trainWorker, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 1000));
+    trainWorker = startTrainingWorker();
+
+    const cut = (await h.result()) as TrainingOutput;
+    expect(cut.attempt).toBeGreaterThanOrEqual(2);
+    expect(cut.resumedFromStep).toBeGreaterThanOrEqual(seen!.checkpointStep!);
+    expect(cut.steps).toBe(24);
+    expect(cut.lossCurve).toEqual(full.lossCurve); // bit-exact on CPU
+    expect(cut.adapterKey).toBe(full.adapterKey); // same adapter bytes
+    const metrics = await artifactStore().getJson<{ lossCurve: number[]; variant: string }>(cut.metricsKey);
+    expect(metrics.lossCurve).toEqual(full.lossCurve);
+    expect(metrics.variant).toBe('mmedpo');
+  });
+});
