@@ -170,6 +170,19 @@ async function untar(bytes: Buffer, dest: string): Promise<void> {
   await fs.promises.rm(f, { force: true });
 }
 
+/** An adapter (or model) tar from S3, unpacked once per key into the work root; returns its dir. */
+export async function fetchAdapterDir(key: string): Promise<string> {
+  const dir = path.join(workRoot(), 'adapters', sha256Hex(Buffer.from(key)).slice(0, 20));
+  if (!fs.existsSync(path.join(dir, '.complete'))) {
+    const bytes = await artifactStore().tryGetBytes(key);
+    if (!bytes) throw ApplicationFailure.nonRetryable(`adapter ${key} not found in S3`, 'TrainingInputError');
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    await untar(bytes, dir);
+    await fs.promises.writeFile(path.join(dir, '.complete'), key);
+  }
+  return modelRootIn(dir);
+}
+
 function modelRootIn(dir: string): string {
   if (fs.existsSync(path.join(dir, 'config.json')) || fs.existsSync(path.join(dir, 'adapter_config.json'))) return dir;
   const subs = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory());
@@ -191,7 +204,7 @@ async function runPython(args: string[], what: string): Promise<void> {
 }
 
 /** The base model dir: a local path, an S3 tar (cached by key), or the tiny model (cached by seed). */
-async function resolveBaseModel(baseModel: string | undefined, seed: number): Promise<string> {
+export async function resolveBaseModel(baseModel: string | undefined, seed: number): Promise<string> {
   const models = path.join(workRoot(), 'models');
   await fs.promises.mkdir(models, { recursive: true });
   if (!baseModel) {

@@ -199,6 +199,8 @@ export const CampaignConfigSchema = z
       .object({
         address: z.string().default('127.0.0.1:7233'),
         namespace: z.string().default('default'),
+        /** Prepended to every task queue (curation, training, model-*): several deployments or test runs share a namespace. */
+        queuePrefix: z.string().regex(/^[A-Za-z0-9._-]*$/).default(''),
         /** Encrypt payloads (medical text) with the AES-GCM codec; key from this env var. */
         encryptionKeyEnv: envVarName.optional(),
       })

@@ -79,6 +79,18 @@ export interface TrainOutcome {
   skipped?: string;
 }
 
+export interface EvaluateVariantInput {
+  campaignId: string;
+  variant: VariantName;
+  /** Adapters applied in order on the base (SFT, then the variant's own). */
+  adapterKeys: string[];
+  manifestKey: string;
+  split: string;
+  evaluation: CampaignConfig['evaluation'];
+  training: CampaignConfig['training'];
+  seed: number;
+}
+
 export interface EvalOutcome {
   variant: VariantName;
   predictionsKey: string;

@@ -12,3 +12,8 @@ export const TASK_QUEUES = {
 export function modelQueue(role: 'target' | 'judge' | `agent-${number}`): string {
   return `model-${role}`;
 }
+
+/** A task queue with the deployment's prefix (config.temporal.queuePrefix). */
+export function queueOf(prefix: string, base: keyof typeof TASK_QUEUES): string {
+  return `${prefix}${TASK_QUEUES[base]}`;
+}

@@ -1,0 +1,116 @@
+// The campaign's last step: results table (Markdown + CSV), HTML report with
+// training curves, and the campaign manifest — config and its hash, seeds,
+// prompt versions, model ids, package and git versions, every artifact key.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { renderHtmlReport, renderResultsTable } from '../core/report';
+import { artifactStore } from '../lib/env';
+import type { ReportInput } from './campaign';
+
+const ROOT = path.resolve(__dirname, '..');
+
+function gitVersion(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function packageVersions(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of ['@temporalio/worker', '@aws-sdk/client-s3', 'openai', 'sharp', 'onnxruntime-node', 'zod']) {
+    try {
+      out[p] = (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', p, 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      /* not installed */
+    }
+  }
+  try {
+    for (const line of fs.readFileSync(path.join(ROOT, 'trainer', 'requirements.txt'), 'utf8').split('\n')) {
+      const m = /^([A-Za-z0-9_.-]+)==(\S+)/.exec(line.trim());
+      if (m) out[`py:${m[1]}`] = m[2]!;
+    }
+  } catch {
+    /* no trainer */
+  }
+  out.mmedpo = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  return out;
+}
+
+function promptVersions(): Record<string, string> {
+  const dir = path.join(ROOT, 'prompts');
+  if (!fs.existsSync(dir)) return {};
+  return Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => {
+        const m = /^(.*)\.(v\d+)\.md$/.exec(f);
+        return m ? [m[1]!, m[2]!] : [f, 'unversioned'];
+      }),
+  );
+}
+
+export async function writeCampaignReport(input: ReportInput): Promise<{ manifestKey: string; reportKeys: { markdown: string; csv: string; html: string }; table: string }> {
+  const store = artifactStore();
+  const format = input.config.dataset.format === 'r2gen' ? 'report' : 'vqa';
+  const rows = input.evals.map((e) => ({ variant: e.variant, totals: e.totals }));
+  const { markdown, csv } = renderResultsTable(rows, format);
+  const curves: { variant: string; loss: number[]; rewardMargin?: number[] }[] = [];
+  for (const t of input.trains) {
+    if (!t.metricsKey) continue;
+    const m = await store.tryGetJson<{ lossCurve?: number[]; loss?: number[]; rewardMargin?: number[]; rewardMarginCurve?: number[] }>(t.metricsKey);
+    if (m) curves.push({ variant: t.variant, loss: m.lossCurve ?? m.loss ?? [], rewardMargin: m.rewardMarginCurve ?? m.rewardMargin });
+  }
+  const s = input.merge.sets.find((x) => x.variant === 'mmedpo') ?? input.merge.sets[0];
+  const notes = [
+    `Campaign ${input.campaignId}, config hash ${input.configHash}, seed ${input.config.seed}.`,
+    `Items curated: ${input.shards.reduce((a, r) => a + r.items, 0)}; quarantined: ${input.merge.quarantined} (list: ${input.merge.quarantineKey}).`,
+    `Debates: ${input.shards.reduce((a, r) => a + r.textPairs, 0)}, consensus ${input.shards.reduce((a, r) => a + r.consensus, 0)}, at the round cap ${input.shards.reduce((a, r) => a + r.debatesAtCap, 0)}.`,
+    ...(s ? [`Weights (${s.variant}): ${JSON.stringify(s.stats)}`] : []),
+    ...input.trains.filter((t) => t.skipped).map((t) => `${t.variant}: not trained — ${t.skipped}`),
+    ...(input.config.models.target.baseURL ? [] : ['Offline engines (heuristic judge and debate agents) produced the curation; see the README.']),
+  ];
+  const html = renderHtmlReport({ title: `MMedPO campaign ${input.campaignId}`, rows, format, curves, notes });
+  const reportKeys = {
+    markdown: (await store.putBytes('reports', Buffer.from(markdown), { ext: '.md', contentType: 'text/markdown' })).key,
+    csv: (await store.putBytes('reports', Buffer.from(csv), { ext: '.csv', contentType: 'text/csv' })).key,
+    html: (await store.putBytes('reports', Buffer.from(html), { ext: '.html', contentType: 'text/html' })).key,
+  };
+  const artifacts = {
+    datasetManifest: input.ingest.manifestKey,
+    scan: input.ingest.scanKey,
+    shards: input.shards.map((r) => r.shardKey),
+    sft: input.merge.sftKey,
+    quarantine: input.merge.quarantineKey,
+    preferenceSets: Object.fromEntries(input.merge.sets.map((x) => [x.variant, { jsonl: x.datasetKey, llava: x.llavaKey, pairs: x.pairs, stats: x.stats }])),
+    adapters: Object.fromEntries(input.trains.filter((t) => t.adapterKey).map((t) => [t.variant, { adapter: t.adapterKey, metrics: t.metricsKey }])),
+    evaluations: Object.fromEntries(input.evals.map((e) => [e.variant, { predictions: e.predictionsKey, scores: e.scoresKey }])),
+    reports: reportKeys,
+  };
+  const manifest = {
+    version: 1,
+    campaignId: input.campaignId,
+    workflowId: input.workflowId,
+    rerunOf: input.rerunOf ?? null,
+    configHash: input.configHash,
+    config: input.config,
+    seeds: { campaign: input.config.seed },
+    models: {
+      target: input.config.models.target.model,
+      judge: input.config.models.judge.model,
+      agents: input.config.models.agents.map((a) => a.model),
+      base: input.config.training.baseModel ?? `tiny-llava (seed ${input.config.seed})`,
+    },
+    promptVersions: promptVersions(),
+    versions: { git: gitVersion(), packages: packageVersions() },
+    artifacts,
+    results: Object.fromEntries(input.evals.map((e) => [e.variant, e.totals])),
+  };
+  const manifestKey = (await store.putJson('campaigns', manifest)).key;
+  // A stable pointer per campaign id, for `campaign report` on a machine without the history.
+  await store.putJsonAt(store.namedKey(`campaigns/by-id/${input.campaignId}.json`), { manifestKey });
+  return { manifestKey, reportKeys, table: markdown };
+}

@@ -1,0 +1,225 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import type { CampaignConfig } from '../../core/config';
+import type { CampaignProgress, CampaignResult } from '../../core/contracts';
+import { queueOf } from '../../core/queues';
+import { CampaignIdKey, DatasetKey, StageKey } from '../../core/search-attributes';
+import { configHash, loadCampaignConfig } from '../../lib/config-file';
+import { artifactStore, resolveRuntime, stackHome, workflowUrl } from '../../lib/env';
+import { connectClient } from '../../lib/temporal';
+import { action, printJson, UserError } from '../util';
+
+export interface StartedCampaign {
+  campaignId: string;
+  runId: string;
+  url: string | null;
+  configKey: string;
+}
+
+/** Validates the config, stores it in S3 and starts the campaign workflow. */
+export async function startCampaign(client: Client, cfg: CampaignConfig, o: { id?: string; rerunOf?: string } = {}): Promise<StartedCampaign> {
+  const hash = configHash(cfg);
+  const campaignId = o.id ?? `${cfg.name}-${hash.slice(0, 8)}-${Date.now().toString(36)}`;
+  if (!/^[A-Za-z0-9._-]+$/.test(campaignId)) throw new UserError(`campaign id "${campaignId}" may hold only letters, digits, '.', '_' and '-'`);
+  const configKey = (await artifactStore().putJson('configs', cfg)).key;
+  const handle = await client.workflow.start('campaignWorkflow', {
+    taskQueue: queueOf(cfg.temporal.queuePrefix, 'curation'),
+    workflowId: campaignId,
+    args: [{ campaignId, config: cfg, configHash: hash, rerunOf: o.rerunOf }],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    typedSearchAttributes: [
+      { key: CampaignIdKey, value: campaignId },
+      { key: StageKey, value: 'prepare' },
+      { key: DatasetKey, value: cfg.dataset.format },
+    ],
+    memo: { configHash: hash, configKey, rerunOf: o.rerunOf ?? null },
+    staticSummary: `MMedPO campaign ${cfg.name} on ${cfg.dataset.format}`.slice(0, 200),
+    staticDetails: `config hash \`${hash}\`, seed ${cfg.seed}, variants ${cfg.training.variants.join(', ')}`,
+  });
+  return { campaignId, runId: handle.firstExecutionRunId, url: workflowUrl(resolveRuntime(), campaignId, handle.firstExecutionRunId), configKey };
+}
+
+async function progressOf(client: Client, id: string): Promise<{ progress: CampaignProgress; status: string }> {
+  const h = client.workflow.getHandle(id);
+  const d = await h.describe();
+  const progress = await h.query<CampaignProgress>('progress');
+  return { progress, status: d.status.name };
+}
+
+function bar(done: number, total: number, width = 24): string {
+  const f = total > 0 ? Math.min(1, done / total) : 0;
+  const n = Math.round(f * width);
+  return `[${'#'.repeat(n)}${'.'.repeat(width - n)}] ${done}/${total}`;
+}
+
+export function renderProgress(p: CampaignProgress, status: string): string {
+  return [
+    `campaign ${p.campaignId}  ${status}${p.paused ? ' (paused)' : ''}  stage ${p.stage}`,
+    `curation  ${bar(p.items.curated, p.items.total)}  shards ${p.shards.done}/${p.shards.total}, quarantined ${p.items.quarantined}`,
+    `debates   ${p.debates.done} done, consensus ${p.debates.consensus}, at cap ${p.debates.atCap}, turns ${p.debates.turns}`,
+    `pairs     text ${p.pairs.text}, visual ${p.pairs.visual}`,
+    `training  ${p.training.done.join(', ') || '-'}${p.training.variant && !p.training.done.includes(p.training.variant) ? `  (now ${p.training.variant}${p.training.step !== undefined ? ` step ${p.training.step}` : ''})` : ''}`,
+    `evaluate  ${p.evaluation.done.join(', ') || '-'}`,
+  ].join('\n');
+}
+
+/** Report files are also written locally so a researcher can open them. */
+export async function saveReport(result: CampaignResult): Promise<{ dir: string; html: string; markdown: string; csv: string }> {
+  const dir = path.join(stackHome(), 'reports', result.campaignId);
+  fs.mkdirSync(dir, { recursive: true });
+  const store = artifactStore();
+  const files = { html: path.join(dir, 'report.html'), markdown: path.join(dir, 'results.md'), csv: path.join(dir, 'results.csv') };
+  fs.writeFileSync(files.html, await store.getBytes(result.reportKeys.html));
+  fs.writeFileSync(files.markdown, await store.getBytes(result.reportKeys.markdown));
+  fs.writeFileSync(files.csv, await store.getBytes(result.reportKeys.csv));
+  return { dir, ...files };
+}
+
+export function register(program: Command): void {
+  const c = program.command('campaign').description('start, watch, pause, resume, compare MMedPO campaigns');
+  const withClient = async <T>(fn: (client: Client) => Promise<T>): Promise<T> => {
+    const client = await connectClient();
+    try {
+      return await fn(client);
+    } finally {
+      await client.connection.close();
+    }
+  };
+
+  c.command('start')
+    .description('validate CONFIG (YAML/JSON; MMEDPO__* env overrides) and start a campaign; workers run separately (`npx mmedpo worker …`)')
+    .argument('[config]', 'config file; omitted = the built-in defaults (phantom set, offline engines)')
+    .option('--id <id>', 'campaign id (default <name>-<config hash>-<time>)')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (file: string | undefined, o: { id?: string; json?: boolean }) => {
+        const cfg = loadCampaignConfig(file);
+        const s = await withClient((cl) => startCampaign(cl, cfg, { id: o.id }));
+        if (o.json) return printJson(s);
+        console.log(`campaign ${s.campaignId} started`);
+        if (s.url) console.log(`web ui   ${s.url}`);
+      }),
+    );
+
+  c.command('list')
+    .description('campaigns, newest first')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (o: { json?: boolean }) => {
+        const rows = await withClient(async (cl) => {
+          const out: { id: string; status: string; start: string; stage?: string }[] = [];
+          for await (const w of cl.workflow.list({ query: `WorkflowType = 'campaignWorkflow'` })) {
+            out.push({ id: w.workflowId, status: w.status.name, start: w.startTime.toISOString(), stage: String(w.typedSearchAttributes?.get(StageKey) ?? '') });
+          }
+          return out;
+        });
+        if (o.json) return printJson(rows);
+        for (const r of rows) console.log(`${r.start}  ${r.status.padEnd(10)} ${String(r.stage).padEnd(9)} ${r.id}`);
+        if (!rows.length) console.log('no campaigns');
+      }),
+    );
+
+  c.command('status')
+    .description('progress of a campaign, with its Web UI link')
+    .argument('<id>')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (id: string, o: { json?: boolean }) => {
+        const { progress, status } = await withClient((cl) => progressOf(cl, id));
+        const url = workflowUrl(resolveRuntime(), id);
+        if (o.json) return printJson({ status, url, ...progress });
+        console.log(renderProgress(progress, status));
+        if (url) console.log(`web ui    ${url}`);
+      }),
+    );
+
+  c.command('watch')
+    .description('live progress bars per stage until the campaign ends')
+    .argument('<id>')
+    .option('--interval <ms>', 'refresh interval', '2000')
+    .option('--json', 'print one JSON progress line per refresh')
+    .action(
+      action(async (id: string, o: { interval: string; json?: boolean }) => {
+        await withClient(async (cl) => {
+          for (;;) {
+            const { progress, status } = await progressOf(cl, id);
+            if (o.json) console.log(JSON.stringify({ status, ...progress }));
+            else process.stdout.write(`\x1b[2J\x1b[H${renderProgress(progress, status)}\n`);
+            if (status !== 'RUNNING') return;
+            await new Promise((r) => setTimeout(r, Number(o.interval)));
+          }
+        });
+      }),
+    );
+
+  for (const [name, update, desc] of [
+    ['pause', 'pause', 'stop taking new items into curation (finished items are kept)'],
+    ['resume', 'resume', 'resume curation'],
+  ] as const) {
+    c.command(name)
+      .description(desc)
+      .argument('<id>')
+      .option('--json', 'machine-readable output')
+      .action(
+        action(async (id: string, o: { json?: boolean }) => {
+          const p = await withClient((cl) => cl.workflow.getHandle(id).executeUpdate<CampaignProgress, []>(update));
+          if (o.json) return printJson(p);
+          console.log(`campaign ${id} ${p.paused ? 'paused' : 'running'} at stage ${p.stage}`);
+        }),
+      );
+  }
+
+  c.command('cancel')
+    .description('cancel a campaign (training checkpoints are written before the trainer exits)')
+    .argument('<id>')
+    .action(
+      action(async (id: string) => {
+        await withClient((cl) => cl.workflow.getHandle(id).cancel());
+        console.log(`cancellation requested for ${id}`);
+      }),
+    );
+
+  c.command('report')
+    .description('results table of a finished campaign; writes report.html/results.md/results.csv locally')
+    .argument('<id>')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (id: string, o: { json?: boolean }) => {
+        const result = await withClient(async (cl) => {
+          const h = cl.workflow.getHandle(id);
+          const d = await h.describe();
+          if (d.status.name !== 'COMPLETED') throw new UserError(`campaign ${id} is ${d.status.name}; \`npx mmedpo campaign status ${id}\` shows its progress`);
+          return (await h.result()) as CampaignResult;
+        });
+        const files = await saveReport(result);
+        const url = workflowUrl(resolveRuntime(), id);
+        if (o.json) return printJson({ ...result, files, url });
+        console.log(result.table);
+        console.log(`\nreport    ${files.html}`);
+        console.log(`manifest  ${result.manifestKey}`);
+        if (url) console.log(`web ui    ${url}`);
+      }),
+    );
+
+  c.command('rerun')
+    .description('start a new campaign with the exact config of ID (with the reply cache warm, same artifact keys)')
+    .argument('<id>')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (id: string, o: { json?: boolean }) => {
+        const s = await withClient(async (cl) => {
+          const d = await cl.workflow.getHandle(id).describe();
+          const key = d.memo?.configKey as string | undefined;
+          if (!key) throw new UserError(`campaign ${id} has no stored config`);
+          const cfg = await artifactStore().getJson<CampaignConfig>(key);
+          return startCampaign(cl, cfg, { rerunOf: id });
+        });
+        if (o.json) return printJson(s);
+        console.log(`campaign ${s.campaignId} started (rerun of ${id})`);
+        if (s.url) console.log(`web ui   ${s.url}`);
+      }),
+    );
+}

@@ -1,0 +1,257 @@
+// The campaign: Algorithm 1 of the paper as one durable DAG.
+//   prepare → ingest (child) → curation shards (children, bounded) → merge +
+//   normalize → train each variant (training queue) → evaluate each → report.
+// Only S3 keys and counters live in this history; shards keep theirs small too.
+import {
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  executeChild,
+  getExternalWorkflowHandle,
+  ParentClosePolicy,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+  log,
+} from '@temporalio/workflow';
+import type * as campaignActs from '../activities/campaign';
+import type { VariantName } from '../core/config';
+import type { CampaignInput, CampaignProgress, CampaignResult, EvalOutcome, EvaluateVariantInput, ShardResult, Stage, TrainOutcome } from '../core/contracts';
+import { VARIANT_SPECS } from '../core/contracts';
+import { queueOf } from '../core/queues';
+import { CampaignIdKey, DatasetKey, StageKey, VariantKey } from '../core/search-attributes';
+import type { IngestResult } from './ingest';
+import { pauseShardSignal } from './curation-shard';
+
+const acts = proxyActivities<typeof campaignActs>({
+  startToCloseTimeout: '30 minutes',
+  retry: { maximumAttempts: 10 },
+});
+type TrainingActs = typeof campaignActs & { evaluateVariant(input: EvaluateVariantInput): Promise<EvalOutcome> };
+const trainingActs = (prefix: string) =>
+  proxyActivities<TrainingActs>({
+    taskQueue: queueOf(prefix, 'training'),
+    startToCloseTimeout: '7 days',
+    heartbeatTimeout: '5 minutes',
+    retry: { maximumAttempts: 20, initialInterval: '5s' },
+  });
+
+export const progressQuery = defineQuery<CampaignProgress>('progress');
+export const pauseUpdate = defineUpdate<CampaignProgress, [string?]>('pause');
+export const resumeUpdate = defineUpdate<CampaignProgress>('resume');
+export const pauseSignal = defineSignal<[boolean]>('setPaused');
+
+export async function campaignWorkflow(input: CampaignInput): Promise<CampaignResult> {
+  const cfg = input.config;
+  const prefix = cfg.temporal.queuePrefix;
+  const training = trainingActs(prefix);
+  const variants = cfg.training.variants;
+  const progress: CampaignProgress = {
+    campaignId: input.campaignId,
+    stage: 'prepare',
+    paused: false,
+    items: { total: 0, curated: 0, quarantined: 0 },
+    shards: { total: 0, done: 0, running: 0 },
+    debates: { done: 0, atCap: 0, consensus: 0, turns: 0 },
+    pairs: { text: 0, visual: 0 },
+    training: { done: [] },
+    evaluation: { done: [] },
+    artifacts: {},
+  };
+  const runningShards = new Set<string>();
+  const setPaused = async (p: boolean) => {
+    progress.paused = p;
+    // Running shards stop taking new items; finished items are kept either way.
+    await Promise.all([...runningShards].map((id) => getExternalWorkflowHandle(id).signal(pauseShardSignal, p).catch(() => undefined)));
+    details();
+  };
+  setHandler(progressQuery, () => progress);
+  setHandler(pauseSignal, (p) => void setPaused(p));
+  setHandler(pauseUpdate, async () => {
+    await setPaused(true);
+    return progress;
+  });
+  setHandler(resumeUpdate, async () => {
+    await setPaused(false);
+    return progress;
+  });
+
+  const details = () =>
+    setCurrentDetails(
+      [
+        `**stage** ${progress.stage}${progress.paused ? ' (paused)' : ''}`,
+        `items ${progress.items.curated}/${progress.items.total} curated, ${progress.items.quarantined} quarantined`,
+        `debates ${progress.debates.done} (consensus ${progress.debates.consensus}, at cap ${progress.debates.atCap})`,
+        `pairs: text ${progress.pairs.text}, visual ${progress.pairs.visual}`,
+        `trained: ${progress.training.done.join(', ') || '-'}; evaluated: ${progress.evaluation.done.join(', ') || '-'}`,
+      ].join('\n\n'),
+    );
+  const enter = (s: Stage) => {
+    progress.stage = s;
+    upsertSearchAttributes([{ key: StageKey, value: s }]);
+    details();
+  };
+
+  upsertSearchAttributes([
+    { key: CampaignIdKey, value: input.campaignId },
+    { key: DatasetKey, value: cfg.dataset.format },
+  ]);
+
+  // 1. prepare: the phantom set is generated (deterministically) where needed.
+  enter('prepare');
+  const ds = await acts.prepareDataset({ campaignId: input.campaignId, dataset: cfg.dataset, seed: cfg.seed });
+
+  // 2. ingest
+  enter('ingest');
+  const ingest = await executeChild<(i: unknown) => Promise<IngestResult>>('ingestWorkflow', {
+    workflowId: `${input.campaignId}/ingest`,
+    taskQueue: queueOf(prefix, 'curation'),
+    staticSummary: `ingest ${ds.format}`,
+    args: [{ format: ds.format, root: ds.root, language: cfg.dataset.language, campaignId: input.campaignId }],
+  });
+  progress.artifacts.datasetManifest = ingest.manifestKey;
+  const plan = await acts.planCuration({ manifestKey: ingest.manifestKey, split: cfg.dataset.trainSplit, limit: cfg.dataset.limit, shardSize: cfg.curation.shardSize });
+  progress.items.total = plan.items;
+  progress.shards.total = plan.shards.length;
+
+  // 3. curation shards, at most `maxShards` at once.
+  enter('curation');
+  const needSingleAgent = variants.includes('single-llm');
+  const needGlobalNoise = variants.includes('global-noise');
+  const shardResults: ShardResult[] = new Array(plan.shards.length);
+  let nextShard = 0;
+  const maxShards = 4;
+  const shardLane = async () => {
+    while (nextShard < plan.shards.length) {
+      await condition(() => !progress.paused);
+      const i = nextShard++;
+      const [start, end] = plan.shards[i]!;
+      const id = `${input.campaignId}/shard-${String(i).padStart(4, '0')}`;
+      runningShards.add(id);
+      progress.shards.running = runningShards.size;
+      const handle = await startChild('curationShardWorkflow', {
+        workflowId: id,
+        taskQueue: queueOf(prefix, 'curation'),
+        parentClosePolicy: ParentClosePolicy.TERMINATE,
+        staticSummary: `curation shard ${i}: items ${start}–${end - 1}`,
+        args: [{ campaignId: input.campaignId, seed: cfg.seed, manifestKey: ingest.manifestKey, split: cfg.dataset.trainSplit, start, end, config: cfg, needSingleAgent, needGlobalNoise }],
+      });
+      if (progress.paused) await handle.signal(pauseShardSignal, true);
+      const r = (await handle.result()) as ShardResult;
+      runningShards.delete(id);
+      shardResults[i] = r;
+      progress.shards.done++;
+      progress.shards.running = runningShards.size;
+      progress.items.curated += r.items;
+      progress.items.quarantined += r.quarantined;
+      progress.debates.done += r.textPairs;
+      progress.debates.atCap += r.debatesAtCap;
+      progress.debates.consensus += r.consensus;
+      progress.debates.turns += r.turns;
+      progress.pairs.text += r.textPairs;
+      progress.pairs.visual += r.visualPairs;
+      details();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(maxShards, plan.shards.length) }, shardLane));
+
+  // 4. merge D_t ∪ D_v, normalize scores, write one preference set per variant.
+  enter('merge');
+  const merge = await acts.buildPreferenceSets({
+    campaignId: input.campaignId,
+    manifestKey: ingest.manifestKey,
+    trainSplit: cfg.dataset.trainSplit,
+    limit: cfg.dataset.limit,
+    shardKeys: shardResults.map((r) => r.shardKey),
+    variants,
+    normalization: cfg.normalization,
+    debateScale: cfg.debate.scale,
+  });
+  progress.artifacts.sft = merge.sftKey;
+  progress.artifacts.quarantine = merge.quarantineKey;
+  for (const s of merge.sets) progress.artifacts[`preference:${s.variant}`] = s.datasetKey;
+
+  // 5. train: SFT first (it is also the start point and reference of the preference variants).
+  const trains: TrainOutcome[] = [];
+  const adapters: Partial<Record<VariantName, string | undefined>> = {};
+  if (cfg.training.enabled) {
+    enter('train');
+    const trainOne = async (variant: VariantName, mode: 'sft' | 'dpo', datasetKey: string, initAdapterKey?: string) => {
+      progress.training.variant = variant;
+      upsertSearchAttributes([{ key: VariantKey, value: variant }]);
+      details();
+      const t = await training.trainVariant({
+        campaignId: input.campaignId,
+        variant,
+        mode,
+        datasetKey,
+        training: cfg.training,
+        seed: cfg.seed,
+        initAdapterKey,
+      });
+      trains.push(t);
+      adapters[variant] = t.adapterKey;
+      progress.training.done.push(variant);
+      if (t.adapterKey) progress.artifacts[`adapter:${variant}`] = t.adapterKey;
+      details();
+    };
+    const needSft = variants.some((v) => v !== 'base');
+    if (needSft) await trainOne('sft', 'sft', merge.sftKey);
+    for (const v of variants) {
+      if (v === 'base' || v === 'sft' || !VARIANT_SPECS[v]) continue;
+      const set = merge.sets.find((s) => s.variant === v);
+      if (!set || set.pairs === 0) {
+        trains.push({ variant: v, skipped: 'no preference pairs (all items quarantined?)' });
+        continue;
+      }
+      await trainOne(v, 'dpo', set.datasetKey, adapters.sft);
+    }
+  }
+
+  // 6. evaluate every variant on the test split.
+  const evals: EvalOutcome[] = [];
+  if (cfg.evaluation.enabled) {
+    enter('evaluate');
+    for (const v of variants) {
+      if (v !== 'base' && cfg.training.enabled && !adapters[v]) continue;
+      if (v !== 'base' && !cfg.training.enabled) continue;
+      const e = await training.evaluateVariant({
+        campaignId: input.campaignId,
+        variant: v,
+        adapterKeys: v === 'base' ? [] : v === 'sft' ? [adapters.sft!] : [adapters.sft!, adapters[v]!],
+        manifestKey: ingest.manifestKey,
+        split: cfg.dataset.testSplit,
+        evaluation: cfg.evaluation,
+        training: cfg.training,
+        seed: cfg.seed,
+      });
+      evals.push(e);
+      progress.evaluation.done.push(v);
+      details();
+    }
+  }
+
+  // 7. results table, HTML report and the campaign manifest.
+  enter('report');
+  const report = await acts.writeCampaignReport({
+    campaignId: input.campaignId,
+    config: cfg,
+    configHash: input.configHash,
+    rerunOf: input.rerunOf,
+    workflowId: workflowInfo().workflowId,
+    ingest,
+    shards: shardResults,
+    merge,
+    trains,
+    evals,
+  });
+  progress.artifacts.report = report.reportKeys.html;
+  progress.artifacts.manifest = report.manifestKey;
+  enter('done');
+  log.info('campaign done', { campaignId: input.campaignId, manifestKey: report.manifestKey });
+  return { campaignId: input.campaignId, manifestKey: report.manifestKey, reportKeys: report.reportKeys, table: report.table, quarantined: merge.quarantined };
+}
