@@ -97,7 +97,7 @@ export async function decodeImage(bytes: Uint8Array, channels?: 1 | 3): Promise<
     const want = channels ?? ((meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0) <= 1 ? 1 : 3);
     let p = img.flatten({ background: '#000000' });
     p = want === 1 ? p.toColourspace('b-w') : p.toColourspace('srgb');
-    const { data, info } = await p.raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await p.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== want) throw new Error(`decoded to ${info.channels} channels, expected ${want}`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: want };
   } catch (e) {
