@@ -437,7 +437,7 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
     if (code === TRAINER_EXIT_PREEMPTED || signal.aborted) {
       const d = cancellationDetails();
       const where = `at step ${last.step}${last.checkpointKey ? `, checkpoint ${last.checkpointKey}` : ''}`;
-      if (signal.aborted && !d?.workerShutdown) throw new CancelledFailure(`training cancelled ${where}`);
+      if (signal.aborted && !d?.workerShutdown) throw new CancelledFailure(`training cancelled ${where}`, [last]);
       throw ApplicationFailure.retryable(`trainer preempted ${where}; a retry resumes there`, 'TrainerPreempted');
     }
     if (stalled) throw ApplicationFailure.retryable(`trainer silent for ${stallMs / 1000}s at step ${last.step}: killed`, 'TrainerStalled');

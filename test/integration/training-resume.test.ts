@@ -122,4 +122,28 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
     expect(metrics.lossCurve).toEqual(full.lossCurve);
     expect(metrics.variant).toBe('mmedpo');
   });
+
+  it('cancellation: SIGTERM to the trainer, a final checkpoint is uploaded, the run reports cancelled', async () => {
+    const h = await client.client.workflow.start('trainingRun', { taskQueue: wfQueue, workflowId: `train-cancel-${process.pid}-${Date.now()}`, args: [input()] });
+    let step = 0;
+    for (let i = 0; i < 600 && step < 2; i++) {
+      const p = (await h.describe()).raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+      step = p ? (defaultPayloadConverter.fromPayload(p) as TrainingHeartbeat).step : 0;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(step).toBeGreaterThanOrEqual(2);
+    await h.cancel();
+    await expect(h.result()).rejects.toThrow();
+    expect((await h.describe()).status.name).toBe('CANCELLED');
+    const history = await h.fetchHistory();
+    const canceled = history.events!.find((e) => e.activityTaskCanceledEventAttributes)?.activityTaskCanceledEventAttributes;
+    expect(canceled).toBeDefined();
+    const details = defaultPayloadConverter.fromPayload(canceled!.details!.payloads![0]) as TrainingHeartbeat;
+    // The trainer checkpointed at the step where SIGTERM reached it (not merely at the last periodic checkpoint).
+    expect(details.checkpointStep).toBe(details.step);
+    expect(details.step).toBeGreaterThanOrEqual(step);
+    expect(details.step).toBeLessThan(24);
+    const tar = await artifactStore().getBytes(details.checkpointKey!);
+    expect(tar.includes(Buffer.from('trainer_state.pt'))).toBe(true);
+  });
 });
