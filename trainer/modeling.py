@@ -121,9 +121,18 @@ def prompt_ids(ld: Loaded, prompt: str) -> list[int]:
     return out
 
 
-def response_ids(ld: Loaded, response: str) -> list[int]:
-    ids = ld.tokenizer(" " + response.strip(), add_special_tokens=False)["input_ids"]
-    return ids + [ld.tokenizer.eos_token_id]
+def response_ids(ld: Loaded, response: str, prompt: str | None = None) -> list[int]:
+    """Response tokens + EOS. With the prompt, the response is tokenized in context (the suffix of
+    tokenize(prompt + response)), so SentencePiece tokenizers give the same ids as a whole conversation."""
+    tok = ld.tokenizer
+    if prompt is not None:
+        text = TEMPLATES[ld.template].format(prompt=prompt.replace("<image>", "").strip())
+        p = tok(text, add_special_tokens=False)["input_ids"]
+        full = tok(text + " " + response.strip(), add_special_tokens=False)["input_ids"]
+        if full[: len(p)] == p and len(full) > len(p):
+            return full[len(p):] + [tok.eos_token_id]
+    ids = tok(" " + response.strip(), add_special_tokens=False)["input_ids"]
+    return ids + [tok.eos_token_id]
 
 
 def pack(ld: Loaded, prompts: list[list[int]], responses: list[list[int]], max_length: int):

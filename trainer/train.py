@@ -98,10 +98,10 @@ class Batcher:
             out.append(t)
         return torch.stack(out)
 
-    def ids(self, kind: str, text: str) -> list[int]:
-        key = (kind, text)
+    def ids(self, kind: str, text: str, prompt: str | None = None) -> list[int]:
+        key = (kind, text, prompt)
         if key not in self._tok:
-            self._tok[key] = prompt_ids(self.ld, text) if kind == "p" else response_ids(self.ld, text)
+            self._tok[key] = prompt_ids(self.ld, text) if kind == "p" else response_ids(self.ld, text, prompt)
         return self._tok[key]
 
     def _images(self, paths: list[str]):
@@ -110,7 +110,7 @@ class Batcher:
 
     def sft(self, recs: list[dict]) -> Packed:
         index, px = self._images([r["image"] for r in recs])
-        rows = [{"prompt": self.ids("p", r["prompt"]), "responses": [self.ids("r", r["response"])], "seqs": [i],
+        rows = [{"prompt": self.ids("p", r["prompt"]), "responses": [self.ids("r", r["response"], r["prompt"])], "seqs": [i],
                  "image": index[r["image"]]} for i, r in enumerate(recs)]
         return pack_rows(self.ld, rows, len(recs), px, self.max_length)
 
@@ -122,7 +122,7 @@ class Batcher:
         rows = []
         for i, r in enumerate(recs):
             p = self.ids("p", r["prompt"])
-            c, rj = self.ids("r", r["chosen"]), self.ids("r", r["rejected"])
+            c, rj = self.ids("r", r["chosen"], r["prompt"]), self.ids("r", r["rejected"], r["prompt"])
             if self.share_prompt and r["image"] == r["rejected_image"]:
                 rows.append({"prompt": p, "responses": [c, rj], "seqs": [i, n + i], "image": index[r["image"]]})
             else:
@@ -135,7 +135,8 @@ class Batcher:
         """The conventional layout ([chosen…; rejected…] rows, right-padded, completion mask, per-row pixels),
         e.g. to hand the same batch to TRL."""
         prompts = [self.ids("p", r["prompt"]) for r in recs]
-        resp = [self.ids("r", r["chosen"]) for r in recs] + [self.ids("r", r["rejected"]) for r in recs]
+        resp = [self.ids("r", r["chosen"], r["prompt"]) for r in recs] + \
+            [self.ids("r", r["rejected"], r["prompt"]) for r in recs]
         ids, am, cm = pack(self.ld, prompts + prompts, resp, self.max_length)
         px = self.pixels([r["image"] for r in recs] + [r["rejected_image"] for r in recs])
         return ids, am, cm, px

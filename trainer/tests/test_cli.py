@@ -144,3 +144,15 @@ def test_serve_openai_compatible(tiny_dir, demo):
     finally:
         p.terminate()
         p.wait(timeout=30)
+
+
+def test_gradient_accumulation_matches_full_batch(tiny_dir, demo, tmp_path):
+    common = ["dpo", "--model", tiny_dir, "--data", demo["prefs"], "--max-steps", "3", "--lr", "1e-3",
+              "--lora-r", "8", "--lora-alpha", "16", "--lora-dropout", "0", "--batch-size", "4"]
+    full = run(*common, "--micro-batch-size", "4", "--out", str(tmp_path / "a"))
+    accum = run(*common, "--micro-batch-size", "1", "--out", str(tmp_path / "b"))
+    la = [e["loss"] for e in events(full.stdout) if e["event"] == "step"]
+    lb = [e["loss"] for e in events(accum.stdout) if e["event"] == "step"]
+    assert len(la) == 3 and la[0] != la[-1]
+    for x, y in zip(la, lb):
+        assert abs(x - y) < 1e-5 * max(1.0, abs(x)), (la, lb)
