@@ -36,6 +36,18 @@ def test_init_tiny_is_deterministic(tmp_path):
     run("init-tiny", "--out", str(b), "--seed", "7")
     for f in ("model.safetensors", "tokenizer.json", "config.json"):
         assert sha(a / f) == sha(b / f), f
+    import warnings
+
+    from PIL import Image
+    from transformers import AutoProcessor, LlavaConfig
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        proc = AutoProcessor.from_pretrained(str(a))
+    cfg = LlavaConfig.from_pretrained(str(a))
+    enc = proc(images=Image.new("RGB", (40, 50)), text="USER: <image>\nIs there a mass? ASSISTANT:", return_tensors="pt")
+    assert int((enc["input_ids"] == cfg.image_token_index).sum()) == cfg.image_seq_length
+    assert tuple(enc["pixel_values"].shape[-2:]) == (cfg.vision_config.image_size,) * 2
     run("init-tiny", "--out", str(tmp_path / "c"), "--seed", "8")
     assert sha(a / "model.safetensors") != sha(tmp_path / "c" / "model.safetensors")
 
