@@ -121,7 +121,7 @@ def main() -> int:
     steps = a.steps or (10 if gpu else 5)
     warmup = a.warmup or (3 if gpu else 2)
     if not gpu:
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        torch.set_num_threads(1)  # the CI box is shared: one thread is steadier than contended OpenMP
     torch.manual_seed(0)
     cfg, img = build_config(gpu)
     from peft import LoraConfig, get_peft_model
@@ -203,13 +203,19 @@ def main() -> int:
             trainer = DPOTrainer(model=trl_base, args=tcfg, train_dataset=ds, processing_class=tok,
                                  peft_config=LoraConfig(**lcfg))
         tmodel = trainer.model
-        trainer.current_gradient_accumulation_steps = 1  # normally set inside Trainer.train()
+        import contextlib
+        autocast_ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if gpu else contextlib.nullcontext
         tmodel.train()
         topt = torch.optim.AdamW([p for p in tmodel.parameters() if p.requires_grad], lr=1e-7)
         inputs = {k: v.to(device) for k, v in std.items()}
 
         def step_trl():
-            trainer.training_step(tmodel, inputs)
+            # What Trainer.training_step does once accelerate has prepared the model for bf16: the forward
+            # (DPOTrainer.compute_loss: policy + reference passes, sigmoid loss, its metrics) under autocast,
+            # backward outside it.
+            with autocast_ctx():
+                loss = trainer.compute_loss(tmodel, inputs)
+            loss.backward()
             topt.step()
             topt.zero_grad(set_to_none=True)
 

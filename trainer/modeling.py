@@ -274,7 +274,7 @@ def image_features(model, pixel_values: torch.Tensor) -> torch.Tensor:
     return torch.stack(list(out.pooler_output))
 
 
-def row_groups(lengths: list[int], slack: float = 0.9, min_saving: float = 0.05) -> list[list[int]]:
+def row_groups(lengths: list[int], slack: float = 0.9, min_saving: float = 0.05, min_tokens: int = 256) -> list[list[int]]:
     """Rows sorted by length, cut where a row is shorter than `slack` × its group's longest: padding waste
     per group stays under 1 − slack. One group when splitting would save < min_saving of the padded tokens."""
     order = sorted(range(len(lengths)), key=lambda r: (-lengths[r], r))
@@ -285,11 +285,12 @@ def row_groups(lengths: list[int], slack: float = 0.9, min_saving: float = 0.05)
         groups[-1].append(r)
     one = len(lengths) * max(lengths)
     split = sum(len(g) * lengths[g[0]] for g in groups)
-    return groups if split < (1 - min_saving) * one else [sorted(order)]
+    # a group costs one more forward: worth it only for a real saving (relative, and in tokens)
+    return groups if split < (1 - min_saving) * one and one - split >= min_tokens else [sorted(order)]
 
 
 def packed_logps(model, pk: Packed, feats: torch.Tensor | None = None, group_slack: float = 0.9,
-                 group_min_saving: float = 0.05):
+                 group_min_saving: float = 0.05, group_min_tokens: int = 256):
     """Per-sequence sum of response-token log-probs, and token counts, for a Packed batch. Rows of very
     different lengths (shared-prompt D_t rows next to single D_v rows) run as separate length groups so
     little compute goes to padding."""
@@ -300,7 +301,7 @@ def packed_logps(model, pk: Packed, feats: torch.Tensor | None = None, group_sla
     impl = base.config.text_config._attn_implementation or "sdpa"
     lengths = (pk.segments >= 0).sum(1).tolist()
     sums = counts = None
-    for g in row_groups(lengths, group_slack, group_min_saving):
+    for g in row_groups(lengths, group_slack, group_min_saving, group_min_tokens):
         Lg = max(lengths[r] for r in g)
         gi = torch.tensor(g, dtype=torch.long, device=pk.input_ids.device)
         ids = pk.input_ids[gi, :Lg]

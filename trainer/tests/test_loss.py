@@ -84,11 +84,13 @@ def test_packed_forward_equals_standard_forward(tiny_dir, demo):
         with torch.no_grad():
             std, cnt_s = sequence_logps(ld.model, *b.dpo_standard(recs))
             lengths = (pk.segments >= 0).sum(1).tolist()
-            assert len(row_groups(lengths, 1.0, 0.0)) > 1
-            for slack, saving in ((0.9, 0.05), (1.0, 0.0)):  # (1.0, 0): every distinct row length is its own group
-                packed, cnt_p = packed_logps(ld.model, pk, group_slack=slack, group_min_saving=saving)
+            assert len(row_groups(lengths, 1.0, 0.0, 0)) > 1
+            for slack, saving, tokens in ((0.9, 0.05, 256), (1.0, 0.0, 0)):  # (1, 0, 0): one group per distinct length
+                packed, cnt_p = packed_logps(ld.model, pk, group_slack=slack, group_min_saving=saving,
+                                             group_min_tokens=tokens)
                 torch.testing.assert_close(cnt_p, cnt_s)
                 torch.testing.assert_close(packed, std, rtol=1e-5, atol=2e-5)
     assert len(row_groups([900, 880, 750, 750, 750, 740], 0.85)) == 2
+    assert len(row_groups([90, 88, 75, 75, 75, 74], 0.85)) == 1  # too few tokens saved for another forward
     assert row_groups([50, 49, 48]) == [[0, 1, 2]]
     assert row_groups([900, 850, 769, 750, 740, 705]) == [[0, 1], [2, 3, 4, 5]]
