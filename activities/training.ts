@@ -46,6 +46,8 @@ export interface TrainingHyperparameters {
   template?: string;
   /** Minimum seconds per step (demos and tests only). */
   paceSeconds: number;
+  /** DPO: reference log-probs computed once per pair before training instead of a reference pass each step. */
+  refCache: boolean;
 }
 
 /** Paper defaults (§4.1 / authors' scripts); same as core/config.ts `training`. */
@@ -65,6 +67,7 @@ export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
   dtype: 'auto',
   gradientCheckpointing: false,
   paceSeconds: 0,
+  refCache: false,
 };
 
 export interface TrainingInput {
@@ -319,6 +322,7 @@ export function trainerArgs(input: TrainingInput, hp: TrainingHyperparameters, p
   if (hp.gradientCheckpointing) a.push('--gradient-checkpointing');
   if (hp.template) a.push('--template', hp.template);
   if (hp.paceSeconds > 0) a.push('--pace-seconds', String(hp.paceSeconds));
+  if (hp.refCache && input.mode === 'dpo') a.push('--ref-cache');
   if (p.initAdapter) a.push('--init-adapter', p.initAdapter);
   if (p.resume) a.push('--resume', p.resume);
   return a;

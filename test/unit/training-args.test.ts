@@ -18,6 +18,8 @@ describe('training activity → trainer CLI', () => {
     expect(flag(a, '--beta')).toBe('0.1');
     expect(flag(a, '--seed')).toBe('7');
     expect(a).not.toContain('--resume');
+    expect(a).not.toContain('--ref-cache');
+    expect(trainerArgs(input, { ...DEFAULT_HYPERPARAMETERS, refCache: true }, paths)).toContain('--ref-cache');
   });
   it('gradient accumulation, LoRA off, resume and init adapter', () => {
     const hp = { ...DEFAULT_HYPERPARAMETERS, batchSize: 8, gradientAccumulation: 4, lora: { ...DEFAULT_HYPERPARAMETERS.lora, enabled: false } };

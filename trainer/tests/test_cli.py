@@ -168,3 +168,21 @@ def test_gradient_accumulation_matches_full_batch(tiny_dir, demo, tmp_path):
     assert len(la) == 3 and la[0] != la[-1]
     for x, y in zip(la, lb):
         assert abs(x - y) < 1e-5 * max(1.0, abs(x)), (la, lb)
+
+
+def test_reference_cache_matches_per_step_reference_and_resumes(tiny_dir, demo, tmp_path):
+    common = ["dpo", "--model", tiny_dir, "--data", demo["prefs"], "--epochs", "2", "--lr", "1e-3", "--lora-r", "8",
+              "--lora-alpha", "16", "--batch-size", "4", "--checkpoint-every", "2", "--keep-checkpoints", "5"]
+    plain = run(*common, "--out", str(tmp_path / "plain"))
+    cached = run(*common, "--ref-cache", "--out", str(tmp_path / "cached"))
+    lp = [e["loss"] for e in events(plain.stdout) if e["event"] == "step"]
+    ev = events(cached.stdout)
+    lc = [e["loss"] for e in ev if e["event"] == "step"]
+    assert any(e["event"] == "refCache" and e["pairs"] == 8 for e in ev)
+    assert len(lc) == 4 and max(abs(a - b) for a, b in zip(lp, lc)) < 1e-5
+    # the cache travels in the checkpoint: a resumed run does not recompute it and ends bit-exact
+    res = run(*common, "--ref-cache", "--out", str(tmp_path / "res"), "--resume",
+              str(tmp_path / "cached" / "checkpoints" / "ckpt-000002"))
+    er = events(res.stdout)
+    assert not any(e["event"] == "refCache" for e in er)
+    assert lc[2:] == [e["loss"] for e in er if e["event"] == "step"]
