@@ -15,8 +15,35 @@ from trainer import EXIT_PREEMPTED
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
+class Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
 def run(*args, check=True):
-    p = subprocess.run([sys.executable, "-m", "trainer", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    """`python -m trainer ARGS` in this process (saves the interpreter + torch start-up of a subprocess;
+    the subprocess path is covered by the SIGTERM and serve tests and the activity's integration test)."""
+    import contextlib
+    import io
+    import logging
+
+    from trainer.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    handler = logging.StreamHandler(err)
+    logging.getLogger().addHandler(handler)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+                if not isinstance(e.code, int):
+                    print(e.code, file=err)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    p = Result(code, out.getvalue(), err.getvalue())
     if check and p.returncode != 0:
         raise AssertionError(f"exit {p.returncode}: {p.stderr[-2000:]}")
     return p
