@@ -8,7 +8,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { activityInfo, cancellationDetails, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { artifactStore } from '../lib/env';
@@ -43,6 +46,8 @@ export interface TrainingHyperparameters {
   template?: string;
   /** Minimum seconds per step (demos and tests only). */
   paceSeconds: number;
+  /** DPO: reference log-probs computed once per pair before training instead of a reference pass each step. */
+  refCache: boolean;
 }
 
 /** Paper defaults (§4.1 / authors' scripts); same as core/config.ts `training`. */
@@ -62,6 +67,7 @@ export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
   dtype: 'auto',
   gradientCheckpointing: false,
   paceSeconds: 0,
+  refCache: false,
 };
 
 export interface TrainingInput {
@@ -154,20 +160,50 @@ export function preemptAllTrainers(): void {
 
 // ---- S3 ⇄ local ----------------------------------------------------------------------------------
 
-async function tarDir(parent: string, name: string, outFile: string): Promise<Buffer> {
-  // Deterministic archive (sorted names, fixed mtime/owner) so equal files give the same key.
+/** Deterministic tar (sorted names, fixed mtime/owner) of parent/name into outFile, so equal files give equal keys. */
+async function tarTo(parent: string, name: string, outFile: string): Promise<void> {
   await execFileP('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', parent, '-cf', outFile, name]);
-  const bytes = await fs.promises.readFile(outFile);
-  await fs.promises.rm(outFile, { force: true });
-  return bytes;
 }
 
-async function untar(bytes: Buffer, dest: string): Promise<void> {
+async function fileSha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Content-addressed upload of a file, streamed (checkpoints of big models do not fit in a Buffer). */
+async function putFile(kind: string, file: string, ext: string): Promise<string> {
+  const store = artifactStore();
+  const sha = await fileSha256(file);
+  const key = store.contentKey(kind, sha, ext);
+  if (!(await store.exists(key))) {
+    const { size } = await fs.promises.stat(file);
+    await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: fs.createReadStream(file), ContentLength: size, ContentType: 'application/x-tar' }));
+  }
+  return key;
+}
+
+/** Tar parent/name and upload it; returns the content-addressed key. */
+async function putDir(kind: string, parent: string, name: string, scratch: string): Promise<string> {
+  const f = path.join(scratch, `.upload-${name}-${Date.now()}.tar`);
+  try {
+    await tarTo(parent, name, f);
+    return await putFile(kind, f, '.tar');
+  } finally {
+    await fs.promises.rm(f, { force: true });
+  }
+}
+
+/** Download a tar object (streamed) and extract it into dest; false when the key does not exist. */
+async function getTar(key: string, dest: string): Promise<boolean> {
+  const store = artifactStore();
+  if (!(await store.exists(key))) return false;
   await fs.promises.mkdir(dest, { recursive: true });
   const f = path.join(dest, '.incoming.tar');
-  await fs.promises.writeFile(f, bytes);
+  await pipeline(await store.getStream(key), fs.createWriteStream(f));
   await execFileP('tar', ['-xf', f, '-C', dest]);
   await fs.promises.rm(f, { force: true });
+  return true;
 }
 
 /** An adapter (or model) tar from S3, unpacked once per key into the work root; returns its dir. */
@@ -225,10 +261,8 @@ export async function resolveBaseModel(baseModel: string | undefined, seed: numb
   }
   const dir = path.join(models, sha256Hex(Buffer.from(baseModel)).slice(0, 20));
   if (!fs.existsSync(path.join(dir, '.complete'))) {
-    const bytes = await artifactStore().tryGetBytes(baseModel);
-    if (!bytes) throw ApplicationFailure.nonRetryable(`baseModel: no local dir and no S3 object ${baseModel}`, 'TrainingInputError');
     await fs.promises.rm(dir, { recursive: true, force: true });
-    await untar(bytes, dir);
+    if (!(await getTar(baseModel, dir))) throw ApplicationFailure.nonRetryable(`baseModel: no local dir and no S3 object ${baseModel}`, 'TrainingInputError');
     await fs.promises.writeFile(path.join(dir, '.complete'), baseModel);
   }
   return modelRootIn(dir);
@@ -295,12 +329,13 @@ export function trainerArgs(input: TrainingInput, hp: TrainingHyperparameters, p
     '--epochs', String(hp.epochs), '--beta', String(hp.beta), '--max-length', String(hp.maxLength),
     '--warmup-ratio', String(hp.warmupRatio), '--max-grad-norm', String(hp.maxGradNorm),
     '--checkpoint-every', String(hp.checkpointEverySteps), '--max-steps', String(hp.maxSteps),
-    '--device', hp.device, '--dtype', hp.dtype, '--keep-checkpoints', '2'];
+    '--device', hp.device, '--dtype', hp.dtype, '--keep-checkpoints', '3'];
   if (hp.lora.enabled) a.push('--lora-r', String(hp.lora.r), '--lora-alpha', String(hp.lora.alpha), '--lora-dropout', String(hp.lora.dropout));
   else a.push('--no-lora');
   if (hp.gradientCheckpointing) a.push('--gradient-checkpointing');
   if (hp.template) a.push('--template', hp.template);
   if (hp.paceSeconds > 0) a.push('--pace-seconds', String(hp.paceSeconds));
+  if (hp.refCache && input.mode === 'dpo') a.push('--ref-cache');
   if (p.initAdapter) a.push('--init-adapter', p.initAdapter);
   if (p.resume) a.push('--resume', p.resume);
   return a;
@@ -343,9 +378,9 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
     beat();
     let initAdapter: string | undefined;
     if (input.initAdapterKey) {
-      const bytes = await store.tryGetBytes(input.initAdapterKey);
-      if (!bytes) throw ApplicationFailure.nonRetryable(`initAdapterKey ${input.initAdapterKey} not found in S3`, 'TrainingInputError');
-      await untar(bytes, path.join(dir, 'init-adapter'));
+      if (!(await getTar(input.initAdapterKey, path.join(dir, 'init-adapter')))) {
+        throw ApplicationFailure.nonRetryable(`initAdapterKey ${input.initAdapterKey} not found in S3`, 'TrainingInputError');
+      }
       initAdapter = modelRootIn(path.join(dir, 'init-adapter'));
     }
     const data = await stageDataset(input.datasetKey, dir, beat);
@@ -353,9 +388,9 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
     let resume: string | undefined;
     const resumedFromStep = prev?.checkpointKey ? (prev.checkpointStep ?? null) : null;
     if (prev?.checkpointKey) {
-      const bytes = await store.tryGetBytes(prev.checkpointKey);
-      if (!bytes) throw ApplicationFailure.retryable(`checkpoint ${prev.checkpointKey} vanished from S3`, 'CheckpointMissing');
-      await untar(bytes, path.join(dir, 'resume'));
+      if (!(await getTar(prev.checkpointKey, path.join(dir, 'resume')))) {
+        throw ApplicationFailure.retryable(`checkpoint ${prev.checkpointKey} vanished from S3`, 'CheckpointMissing');
+      }
       const names = fs.readdirSync(path.join(dir, 'resume')).filter((n) => n.startsWith('ckpt-'));
       if (names.length !== 1) throw ApplicationFailure.retryable(`checkpoint ${prev.checkpointKey}: unexpected layout`, 'CheckpointMissing');
       resume = path.join(dir, 'resume', names[0]);
@@ -383,12 +418,24 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
       stderrTail.push(l);
       if (stderrTail.length > 40) stderrTail.shift();
     });
-    let chain: Promise<void> = Promise.resolve();
-    let uploadError: Error | undefined;
-    const uploadCheckpoint = async (ckptDir: string, step: number) => {
-      const bytes = await tarDir(path.dirname(ckptDir), path.basename(ckptDir), path.join(dir, `upload-${step}.tar`));
-      const put = await store.putBytes('training/checkpoints', bytes, { ext: '.tar', contentType: 'application/x-tar' });
-      last = { ...last, checkpointKey: put.key, checkpointStep: step };
+    // Checkpoint uploads run beside training, newest first: when uploads fall behind the checkpoint cadence,
+    // a superseded checkpoint is skipped. A failed upload keeps the previous key in the heartbeat.
+    let pendingCkpt: { dir: string; step: number } | undefined;
+    let uploader: Promise<void> | undefined;
+    const uploadFailures: string[] = [];
+    const drain = async () => {
+      while (pendingCkpt) {
+        const c = pendingCkpt;
+        pendingCkpt = undefined;
+        try {
+          const key = await putDir('training/checkpoints', path.dirname(c.dir), path.basename(c.dir), dir);
+          last = { ...last, checkpointKey: key, checkpointStep: c.step };
+          beat();
+        } catch (e) {
+          uploadFailures.push(`step ${c.step}: ${(e as Error).message}`);
+        }
+      }
+      uploader = undefined;
     };
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       let ev: ProgressEvent;
@@ -397,19 +444,14 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
       } catch {
         return; // not a progress line
       }
-      chain = chain.then(async () => {
-        if (ev.event === 'step') {
-          last = { ...last, step: ev.step ?? last.step, totalSteps: ev.totalSteps, loss: ev.loss, rewardMargin: ev.rewardMargin, rewardAccuracy: ev.rewardAccuracy };
-        }
-        if (ev.checkpoint && (ev.event === 'step' || ev.event === 'checkpoint')) {
-          try {
-            await uploadCheckpoint(ev.checkpoint, ev.step ?? last.step);
-          } catch (e) {
-            uploadError = e as Error;
-          }
-        }
-        beat();
-      });
+      if (ev.event === 'step') {
+        last = { ...last, step: ev.step ?? last.step, totalSteps: ev.totalSteps, loss: ev.loss, rewardMargin: ev.rewardMargin, rewardAccuracy: ev.rewardAccuracy };
+      }
+      if (ev.checkpoint && (ev.event === 'step' || ev.event === 'checkpoint')) {
+        pendingCkpt = { dir: ev.checkpoint, step: ev.step ?? last.step };
+        uploader ??= drain();
+      }
+      beat();
     });
     const onAbort = () => {
       try {
@@ -444,23 +486,23 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
     clearInterval(ticker);
     signal.removeEventListener('abort', onAbort);
     running.delete(pgid);
-    await chain;
+    await new Promise((r) => setImmediate(r)); // let the last stdout lines be parsed
+    while (uploader) await uploader;
+    if (uploadFailures.length) process.stderr.write(`training ${safe}: ${uploadFailures.length} checkpoint upload(s) failed: ${uploadFailures[0]}\n`);
     const why = stderrTail.filter((l) => l.trim()).slice(-1)[0] ?? '';
 
     if (code === TRAINER_EXIT_PREEMPTED || signal.aborted) {
       const d = cancellationDetails();
       const where = `at step ${last.step}${last.checkpointKey ? `, checkpoint ${last.checkpointKey}` : ''}`;
-      if (signal.aborted && !d?.workerShutdown) throw new CancelledFailure(`training cancelled ${where}`);
+      if (signal.aborted && !d?.workerShutdown) throw new CancelledFailure(`training cancelled ${where}`, [last]);
       throw ApplicationFailure.retryable(`trainer preempted ${where}; a retry resumes there`, 'TrainerPreempted');
     }
     if (stalled) throw ApplicationFailure.retryable(`trainer silent for ${stallMs / 1000}s at step ${last.step}: killed`, 'TrainerStalled');
     if (code === TRAINER_EXIT_BAD_INPUT) throw ApplicationFailure.nonRetryable(`trainer rejected its input: ${why}`, 'TrainingInputError');
     if (code !== 0) throw ApplicationFailure.retryable(`trainer exited with code ${String(code)}: ${why}`, 'TrainerFailed');
-    if (uploadError) throw ApplicationFailure.retryable(`checkpoint upload failed: ${uploadError.message}`, 'CheckpointUpload');
 
     const metrics = JSON.parse(await fs.promises.readFile(path.join(out, 'metrics.json'), 'utf8')) as { lossCurve: number[]; finalLoss: number; steps: number };
-    const adapterBytes = await tarDir(out, 'adapter', path.join(dir, 'adapter.tar'));
-    const adapter = await store.putBytes('training/adapters', adapterBytes, { ext: '.tar', contentType: 'application/x-tar' });
+    const adapter = { key: await putDir('training/adapters', out, 'adapter', dir) };
     const metricsObj = await store.putJson('training/metrics', {
       ...metrics,
       variant: input.variant,

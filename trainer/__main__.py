@@ -45,6 +45,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (CPU default 1, for bit-exact resume)")
     p.add_argument("--template", help="conversation template (vicuna_v1|mistral_instruct|plain)")
     p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument("--ref-cache", action="store_true", help="compute reference log-probs once per pair before "
+                   "training (saves the reference pass of every later epoch); default: a reference pass each step")
     p.add_argument("--no-share-prompt", action="store_true", help="one row per sequence even when chosen and "
                    "rejected share (prompt, image); default: such pairs share one prompt in one row")
     p.add_argument("--pace-seconds", type=float, default=0.0, help="minimum seconds per step (demos/tests: keeps "

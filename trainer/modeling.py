@@ -121,9 +121,18 @@ def prompt_ids(ld: Loaded, prompt: str) -> list[int]:
     return out
 
 
-def response_ids(ld: Loaded, response: str) -> list[int]:
-    ids = ld.tokenizer(" " + response.strip(), add_special_tokens=False)["input_ids"]
-    return ids + [ld.tokenizer.eos_token_id]
+def response_ids(ld: Loaded, response: str, prompt: str | None = None) -> list[int]:
+    """Response tokens + EOS. With the prompt, the response is tokenized in context (the suffix of
+    tokenize(prompt + response)), so SentencePiece tokenizers give the same ids as a whole conversation."""
+    tok = ld.tokenizer
+    if prompt is not None:
+        text = TEMPLATES[ld.template].format(prompt=prompt.replace("<image>", "").strip())
+        p = tok(text, add_special_tokens=False)["input_ids"]
+        full = tok(text + " " + response.strip(), add_special_tokens=False)["input_ids"]
+        if full[: len(p)] == p and len(full) > len(p):
+            return full[len(p):] + [tok.eos_token_id]
+    ids = tok(" " + response.strip(), add_special_tokens=False)["input_ids"]
+    return ids + [tok.eos_token_id]
 
 
 def pack(ld: Loaded, prompts: list[list[int]], responses: list[list[int]], max_length: int):
@@ -265,21 +274,51 @@ def image_features(model, pixel_values: torch.Tensor) -> torch.Tensor:
     return torch.stack(list(out.pooler_output))
 
 
-def packed_logps(model, pk: Packed, feats: torch.Tensor | None = None):
-    """Per-sequence sum of response-token log-probs, and token counts, for a Packed batch."""
+def row_groups(lengths: list[int], slack: float = 0.9, min_saving: float = 0.05, min_tokens: int = 256) -> list[list[int]]:
+    """Rows sorted by length, cut where a row is shorter than `slack` × its group's longest: padding waste
+    per group stays under 1 − slack. One group when splitting would save < min_saving of the padded tokens."""
+    order = sorted(range(len(lengths)), key=lambda r: (-lengths[r], r))
+    groups: list[list[int]] = [[]]
+    for r in order:
+        if groups[-1] and lengths[r] < slack * lengths[groups[-1][0]]:
+            groups.append([])
+        groups[-1].append(r)
+    one = len(lengths) * max(lengths)
+    split = sum(len(g) * lengths[g[0]] for g in groups)
+    # a group costs one more forward: worth it only for a real saving (relative, and in tokens)
+    return groups if split < (1 - min_saving) * one and one - split >= min_tokens else [sorted(order)]
+
+
+def packed_logps(model, pk: Packed, feats: torch.Tensor | None = None, group_slack: float = 0.9,
+                 group_min_saving: float = 0.05, group_min_tokens: int = 256):
+    """Per-sequence sum of response-token log-probs, and token counts, for a Packed batch. Rows of very
+    different lengths (shared-prompt D_t rows next to single D_v rows) run as separate length groups so
+    little compute goes to padding."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     if feats is None:
         feats = image_features(model, pk.pixel_values)
     lm = base.model.language_model
-    emb = lm.get_input_embeddings()(pk.input_ids)
-    img_mask = (pk.input_ids == base.config.image_token_index).unsqueeze(-1)
-    emb = emb.masked_scatter(img_mask, feats[pk.image_index].to(emb.dtype))
     impl = base.config.text_config._attn_implementation or "sdpa"
-    mask = packed_attention_mask(pk.segments, impl, emb.dtype)
-    hidden = lm(inputs_embeds=emb, attention_mask=mask, position_ids=pk.position_ids, use_cache=False).last_hidden_state
-    h = hidden[pk.rows, pk.pos]
-    logits = base.lm_head(h).float()
-    lp = torch.gather(logits.log_softmax(-1), 1, pk.tgt[:, None]).squeeze(1)
-    sums = torch.zeros(pk.n_seq, dtype=lp.dtype, device=lp.device).index_add(0, pk.seq, lp)
-    counts = torch.zeros(pk.n_seq, dtype=lp.dtype, device=lp.device).index_add(0, pk.seq, torch.ones_like(lp))
+    lengths = (pk.segments >= 0).sum(1).tolist()
+    sums = counts = None
+    for g in row_groups(lengths, group_slack, group_min_saving, group_min_tokens):
+        Lg = max(lengths[r] for r in g)
+        gi = torch.tensor(g, dtype=torch.long, device=pk.input_ids.device)
+        ids = pk.input_ids[gi, :Lg]
+        remap = torch.full((pk.input_ids.shape[0],), -1, dtype=torch.long, device=ids.device)
+        remap[gi] = torch.arange(len(g), device=ids.device)
+        sel = remap[pk.rows] >= 0
+        emb = lm.get_input_embeddings()(ids)
+        img_mask = (ids == base.config.image_token_index).unsqueeze(-1)
+        emb = emb.masked_scatter(img_mask, feats[pk.image_index[gi]].to(emb.dtype))
+        mask = packed_attention_mask(pk.segments[gi, :Lg], impl, emb.dtype)
+        hidden = lm(inputs_embeds=emb, attention_mask=mask, position_ids=pk.position_ids[gi, :Lg],
+                    use_cache=False).last_hidden_state
+        h = hidden[remap[pk.rows[sel]], pk.pos[sel]]
+        logits = base.lm_head(h).float()
+        lp = torch.gather(logits.log_softmax(-1), 1, pk.tgt[sel][:, None]).squeeze(1)
+        s_g = torch.zeros(pk.n_seq, dtype=lp.dtype, device=lp.device).index_add(0, pk.seq[sel], lp)
+        c_g = torch.zeros(pk.n_seq, dtype=lp.dtype, device=lp.device).index_add(0, pk.seq[sel], torch.ones_like(lp))
+        sums = s_g if sums is None else sums + s_g
+        counts = c_g if counts is None else counts + c_g
     return sums, counts

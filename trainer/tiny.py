@@ -94,6 +94,10 @@ def init_tiny(out: str, corpus_file: str | None = None, image_size: int = 32, se
         warnings.simplefilter("ignore")
         ip = CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size})
     ip.save_pretrained(out)
+    from transformers import LlavaProcessor
+
+    LlavaProcessor(image_processor=ip, tokenizer=tok, patch_size=patch, vision_feature_select_strategy="default",
+                   num_additional_image_tokens=1).save_pretrained(out)  # AutoProcessor.from_pretrained(out) works
     with open(os.path.join(out, "mmedpo_model.json"), "w") as f:
         json.dump({"kind": "tiny-llava", "seed": seed, "imageSize": image_size, "hidden": hidden, "layers": layers,
                    "template": "vicuna_v1"}, f, indent=1, sort_keys=True)

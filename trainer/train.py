@@ -98,10 +98,10 @@ class Batcher:
             out.append(t)
         return torch.stack(out)
 
-    def ids(self, kind: str, text: str) -> list[int]:
-        key = (kind, text)
+    def ids(self, kind: str, text: str, prompt: str | None = None) -> list[int]:
+        key = (kind, text, prompt)
         if key not in self._tok:
-            self._tok[key] = prompt_ids(self.ld, text) if kind == "p" else response_ids(self.ld, text)
+            self._tok[key] = prompt_ids(self.ld, text) if kind == "p" else response_ids(self.ld, text, prompt)
         return self._tok[key]
 
     def _images(self, paths: list[str]):
@@ -110,7 +110,7 @@ class Batcher:
 
     def sft(self, recs: list[dict]) -> Packed:
         index, px = self._images([r["image"] for r in recs])
-        rows = [{"prompt": self.ids("p", r["prompt"]), "responses": [self.ids("r", r["response"])], "seqs": [i],
+        rows = [{"prompt": self.ids("p", r["prompt"]), "responses": [self.ids("r", r["response"], r["prompt"])], "seqs": [i],
                  "image": index[r["image"]]} for i, r in enumerate(recs)]
         return pack_rows(self.ld, rows, len(recs), px, self.max_length)
 
@@ -122,7 +122,7 @@ class Batcher:
         rows = []
         for i, r in enumerate(recs):
             p = self.ids("p", r["prompt"])
-            c, rj = self.ids("r", r["chosen"]), self.ids("r", r["rejected"])
+            c, rj = self.ids("r", r["chosen"], r["prompt"]), self.ids("r", r["rejected"], r["prompt"])
             if self.share_prompt and r["image"] == r["rejected_image"]:
                 rows.append({"prompt": p, "responses": [c, rj], "seqs": [i, n + i], "image": index[r["image"]]})
             else:
@@ -135,7 +135,8 @@ class Batcher:
         """The conventional layout ([chosen…; rejected…] rows, right-padded, completion mask, per-row pixels),
         e.g. to hand the same batch to TRL."""
         prompts = [self.ids("p", r["prompt"]) for r in recs]
-        resp = [self.ids("r", r["chosen"]) for r in recs] + [self.ids("r", r["rejected"]) for r in recs]
+        resp = [self.ids("r", r["chosen"], r["prompt"]) for r in recs] + \
+            [self.ids("r", r["rejected"], r["prompt"]) for r in recs]
         ids, am, cm = pack(self.ld, prompts + prompts, resp, self.max_length)
         px = self.pixels([r["image"] for r in recs] + [r["rejected_image"] for r in recs])
         return ids, am, cm, px
@@ -147,20 +148,27 @@ def autocast(ld: Loaded):
     return contextlib.nullcontext()
 
 
-def dpo_step_loss(ld: Loaded, ref_model, batch, beta: float):
+@torch.no_grad()
+def reference_logps(ld: Loaded, ref_model, pk, feats=None) -> torch.Tensor:
+    """log π_ref of every sequence: the same PEFT model with its adapter disabled, or the frozen copy."""
+    with autocast(ld):
+        if ref_model is None:
+            with ld.model.disable_adapter():
+                return packed_logps(ld.model, pk, feats)[0]
+        return packed_logps(ref_model, pk)[0]
+
+
+def dpo_step_loss(ld: Loaded, ref_model, batch, beta: float, ref: torch.Tensor | None = None):
     """Weighted DPO loss (mean over the pairs) and metrics for one micro-batch. The vision features are
-    computed once and shared by the policy and reference passes (the vision tower is frozen under LoRA)."""
+    computed once and shared by the policy and reference passes (the vision tower is frozen under LoRA).
+    `ref` (cached reference log-probs, [chosen…; rejected…]) skips the reference pass."""
     pk, w = batch
     n = w.shape[0]
     with autocast(ld):
         feats = image_features(ld.model, pk.pixel_values)
         logps, _ = packed_logps(ld.model, pk, feats)
-        with torch.no_grad():
-            if ref_model is None:  # the same PEFT model with its adapter disabled
-                with ld.model.disable_adapter():
-                    ref, _ = packed_logps(ld.model, pk, feats)
-            else:
-                ref, _ = packed_logps(ref_model, pk)
+    if ref is None:
+        ref = reference_logps(ld, ref_model, pk, feats)
     losses, cr, rr = weighted_dpo_loss(logps[:n], logps[n:], ref[:n], ref[n:], w, beta)
     return losses.mean(), {"margin": (cr - rr), "acc": (cr > rr).float(), "weight": w}
 
@@ -186,7 +194,7 @@ def save_checkpoint(root: str, step: int, model, opt, sched, state: dict, keep: 
     torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": rng_state(),
                 "state": state}, os.path.join(tmp, "trainer_state.pt"))
     with open(os.path.join(tmp, "state.json"), "w") as f:
-        json.dump({k: v for k, v in state.items() if k != "lossCurve"}, f, indent=1, sort_keys=True)
+        json.dump({k: v for k, v in state.items() if k not in ("lossCurve", "refCache")}, f, indent=1, sort_keys=True)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     olds = sorted(d for d in os.listdir(root) if d.startswith("ckpt-") and not d.endswith(".tmp"))
@@ -265,6 +273,20 @@ def train(args) -> int:
     emit("start", mode=mode, pairs=len(records), totalSteps=total, trainableParams=n_trainable, device=str(device),
          dtype=str(ld.dtype).replace("torch.", ""), batchSize=B, microBatchSize=micro)
     batcher = Batcher(ld, args.max_length, cache=len(records) <= args.image_cache, share_prompt=not args.no_share_prompt)
+    ref_cache = None
+    if mode == "dpo" and args.ref_cache:
+        # Reference log-probs once per pair (not once per pair per epoch); kept in checkpoints.
+        if "refCache" in state:
+            ref_cache = state["refCache"]
+        else:
+            t0 = time.perf_counter()
+            rows = []
+            for k in range(0, len(records), micro):
+                recs = records[k:k + micro]
+                r = reference_logps(ld, ref_model, batcher.dpo(recs)[0]).float().cpu()
+                rows.append(torch.stack([r[: len(recs)], r[len(recs):]], 1))
+            ref_cache = state["refCache"] = torch.cat(rows)
+            emit("refCache", pairs=len(records), seconds=round(time.perf_counter() - t0, 3))
     pre = Preempt()
     ckpt_root = args.checkpoint_dir or os.path.join(args.out, "checkpoints")
     os.makedirs(ckpt_root, exist_ok=True)
@@ -281,7 +303,11 @@ def train(args) -> int:
             recs = [records[i] for i in idx[k:k + micro]]
             if mode == "dpo":
                 batch = batcher.dpo(recs)
-                loss, m = dpo_step_loss(ld, ref_model, batch, args.beta)
+                ref = None
+                if ref_cache is not None:
+                    c = ref_cache[idx[k:k + micro]].to(ld.device)
+                    ref = torch.cat([c[:, 0], c[:, 1]])
+                loss, m = dpo_step_loss(ld, ref_model, batch, args.beta, ref)
                 for key in mets:
                     mets[key].append(m[key].float().cpu())
             else:

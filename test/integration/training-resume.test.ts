@@ -26,6 +26,8 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
   let client: Awaited<ReturnType<typeof connectClient>>;
   let trainWorker: ChildProcess | undefined;
   let datasetKey: string;
+  let unitDatasetKey: string;
+  let sftDatasetKey: string;
 
   function startTrainingWorker(): ChildProcess {
     const p = spawn('npx', ['tsx', 'workers/training.ts'], {
@@ -63,6 +65,13 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
       lines.push(JSON.stringify(r));
     }
     datasetKey = (await store.putBytes('test-datasets', Buffer.from(lines.join('\n') + '\n'), { ext: '.jsonl' })).key;
+    const unit = lines.map((l) => JSON.stringify({ ...(JSON.parse(l) as object), weight: 1 }));
+    unitDatasetKey = (await store.putBytes('test-datasets', Buffer.from(unit.join('\n') + '\n'), { ext: '.jsonl' })).key;
+    const sft = lines.map((l) => {
+      const r = JSON.parse(l) as Record<string, string>;
+      return JSON.stringify({ id: r.id, image: r.image, prompt: r.prompt, response: r.chosen });
+    });
+    sftDatasetKey = (await store.putBytes('test-datasets', Buffer.from(sft.join('\n') + '\n'), { ext: '.jsonl' })).key;
     wf = await makeWorker({ taskQueue: wfQueue });
     wfRunning = wf.worker.run();
     client = await connectClient();
@@ -121,5 +130,48 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
     const metrics = await artifactStore().getJson<{ lossCurve: number[]; variant: string }>(cut.metricsKey);
     expect(metrics.lossCurve).toEqual(full.lossCurve);
     expect(metrics.variant).toBe('mmedpo');
+  });
+
+  it('cancellation: SIGTERM to the trainer, a final checkpoint is uploaded, the run reports cancelled', async () => {
+    const h = await client.client.workflow.start('trainingRun', { taskQueue: wfQueue, workflowId: `train-cancel-${process.pid}-${Date.now()}`, args: [input()] });
+    let step = 0;
+    for (let i = 0; i < 600 && step < 2; i++) {
+      const p = (await h.describe()).raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+      step = p ? (defaultPayloadConverter.fromPayload(p) as TrainingHeartbeat).step : 0;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(step).toBeGreaterThanOrEqual(2);
+    await h.cancel();
+    await expect(h.result()).rejects.toThrow();
+    expect((await h.describe()).status.name).toBe('CANCELLED');
+    const history = await h.fetchHistory();
+    const canceled = history.events!.find((e) => e.activityTaskCanceledEventAttributes)?.activityTaskCanceledEventAttributes;
+    expect(canceled).toBeDefined();
+    const details = defaultPayloadConverter.fromPayload(canceled!.details!.payloads![0]) as TrainingHeartbeat;
+    // The trainer checkpointed at the step where SIGTERM reached it (not merely at the last periodic checkpoint).
+    expect(details.checkpointStep).toBe(details.step);
+    expect(details.step).toBeGreaterThanOrEqual(step);
+    expect(details.step).toBeLessThan(24);
+    const tar = await artifactStore().getBytes(details.checkpointKey!);
+    expect(tar.includes(Buffer.from('trainer_state.pt'))).toBe(true);
+  });
+
+  it('sft then dpo: base model from an S3 tar, the SFT adapter merged in as the DPO reference', async () => {
+    const store = artifactStore();
+    execFileSync(PY, ['-m', 'trainer', 'init-tiny', '--out', path.join(work, 'tiny'), '--seed', '3'], { cwd: ROOT, stdio: 'ignore' });
+    execFileSync('tar', ['-C', work, '-cf', path.join(work, 'tiny.tar'), 'tiny']);
+    const baseModel = (await store.putBytes('test-models', fs.readFileSync(path.join(work, 'tiny.tar')), { ext: '.tar' })).key;
+    const lora = { enabled: true, r: 8, alpha: 16, dropout: 0 };
+    const run = async (id: string, i: Partial<TrainingRunInput>) =>
+      (await client.client.workflow.execute('trainingRun', { taskQueue: wfQueue, workflowId: `train-flow-${process.pid}-${Date.now()}-${id}`, args: [{ ...input(), baseModel, ...i }] })) as TrainingOutput;
+    const sft = await run('sft', { variant: 'sft', mode: 'sft', datasetKey: sftDatasetKey, hyperparameters: { learningRate: 3e-3, batchSize: 4, epochs: 3, lora } });
+    expect(sft.steps).toBe(9);
+    expect(sft.lossCurve[8]).toBeLessThan(sft.lossCurve[0]);
+    const dpo = await run('dpo', { variant: 'sft+mmedpo', datasetKey: unitDatasetKey, initAdapterKey: sft.adapterKey, hyperparameters: { learningRate: 1e-3, batchSize: 4, maxSteps: 3, lora } });
+    // Step 1: the fresh adapter is zero, so policy = reference = the SFT model: every pair's loss is log 2.
+    expect(Math.abs(dpo.lossCurve[0] - Math.log(2))).toBeLessThan(1e-6);
+    expect(dpo.lossCurve[2]).not.toBe(dpo.lossCurve[0]); // step 1 is the warm-up (lr 0); step 2 moved the policy
+    const m = await store.getJson<{ input: { initAdapterKey: string; baseModel: string } }>(dpo.metricsKey);
+    expect(m.input).toMatchObject({ initAdapterKey: sft.adapterKey, baseModel });
   });
 });

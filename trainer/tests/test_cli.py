@@ -15,8 +15,35 @@ from trainer import EXIT_PREEMPTED
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
+class Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
 def run(*args, check=True):
-    p = subprocess.run([sys.executable, "-m", "trainer", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    """`python -m trainer ARGS` in this process (saves the interpreter + torch start-up of a subprocess;
+    the subprocess path is covered by the SIGTERM and serve tests and the activity's integration test)."""
+    import contextlib
+    import io
+    import logging
+
+    from trainer.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    handler = logging.StreamHandler(err)
+    logging.getLogger().addHandler(handler)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+                if not isinstance(e.code, int):
+                    print(e.code, file=err)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    p = Result(code, out.getvalue(), err.getvalue())
     if check and p.returncode != 0:
         raise AssertionError(f"exit {p.returncode}: {p.stderr[-2000:]}")
     return p
@@ -36,6 +63,18 @@ def test_init_tiny_is_deterministic(tmp_path):
     run("init-tiny", "--out", str(b), "--seed", "7")
     for f in ("model.safetensors", "tokenizer.json", "config.json"):
         assert sha(a / f) == sha(b / f), f
+    import warnings
+
+    from PIL import Image
+    from transformers import AutoProcessor, LlavaConfig
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        proc = AutoProcessor.from_pretrained(str(a))
+    cfg = LlavaConfig.from_pretrained(str(a))
+    enc = proc(images=Image.new("RGB", (40, 50)), text="USER: <image>\nIs there a mass? ASSISTANT:", return_tensors="pt")
+    assert int((enc["input_ids"] == cfg.image_token_index).sum()) == cfg.image_seq_length
+    assert tuple(enc["pixel_values"].shape[-2:]) == (cfg.vision_config.image_size,) * 2
     run("init-tiny", "--out", str(tmp_path / "c"), "--seed", "8")
     assert sha(a / "model.safetensors") != sha(tmp_path / "c" / "model.safetensors")
 
@@ -144,3 +183,33 @@ def test_serve_openai_compatible(tiny_dir, demo):
     finally:
         p.terminate()
         p.wait(timeout=30)
+
+
+def test_gradient_accumulation_matches_full_batch(tiny_dir, demo, tmp_path):
+    common = ["dpo", "--model", tiny_dir, "--data", demo["prefs"], "--max-steps", "3", "--lr", "1e-3",
+              "--lora-r", "8", "--lora-alpha", "16", "--lora-dropout", "0", "--batch-size", "4"]
+    full = run(*common, "--micro-batch-size", "4", "--out", str(tmp_path / "a"))
+    accum = run(*common, "--micro-batch-size", "1", "--out", str(tmp_path / "b"))
+    la = [e["loss"] for e in events(full.stdout) if e["event"] == "step"]
+    lb = [e["loss"] for e in events(accum.stdout) if e["event"] == "step"]
+    assert len(la) == 3 and la[0] != la[-1]
+    for x, y in zip(la, lb):
+        assert abs(x - y) < 1e-5 * max(1.0, abs(x)), (la, lb)
+
+
+def test_reference_cache_matches_per_step_reference_and_resumes(tiny_dir, demo, tmp_path):
+    common = ["dpo", "--model", tiny_dir, "--data", demo["prefs"], "--epochs", "2", "--lr", "1e-3", "--lora-r", "8",
+              "--lora-alpha", "16", "--batch-size", "4", "--checkpoint-every", "2", "--keep-checkpoints", "5"]
+    plain = run(*common, "--out", str(tmp_path / "plain"))
+    cached = run(*common, "--ref-cache", "--out", str(tmp_path / "cached"))
+    lp = [e["loss"] for e in events(plain.stdout) if e["event"] == "step"]
+    ev = events(cached.stdout)
+    lc = [e["loss"] for e in ev if e["event"] == "step"]
+    assert any(e["event"] == "refCache" and e["pairs"] == 8 for e in ev)
+    assert len(lc) == 4 and max(abs(a - b) for a, b in zip(lp, lc)) < 1e-5
+    # the cache travels in the checkpoint: a resumed run does not recompute it and ends bit-exact
+    res = run(*common, "--ref-cache", "--out", str(tmp_path / "res"), "--resume",
+              str(tmp_path / "cached" / "checkpoints" / "ckpt-000002"))
+    er = events(res.stdout)
+    assert not any(e["event"] == "refCache" for e in er)
+    assert lc[2:] == [e["loss"] for e in er if e["event"] == "step"]

@@ -2,7 +2,7 @@
 import torch
 
 from trainer.data import load_preferences
-from trainer.modeling import image_features, load_model, packed_logps, sequence_logps, weighted_dpo_loss
+from trainer.modeling import load_model, packed_logps, row_groups, sequence_logps, weighted_dpo_loss
 from trainer.train import Batcher
 
 
@@ -82,7 +82,15 @@ def test_packed_forward_equals_standard_forward(tiny_dir, demo):
         assert pk.input_ids.shape[0] == len(recs) + sum(r["image"] != r["rejected_image"] for r in recs)
         assert len(set(pk.pixel_values.shape[:1])) == 1 and pk.pixel_values.shape[0] < 2 * len(recs)
         with torch.no_grad():
-            packed, cnt_p = packed_logps(ld.model, pk)
             std, cnt_s = sequence_logps(ld.model, *b.dpo_standard(recs))
-        torch.testing.assert_close(cnt_p, cnt_s)
-        torch.testing.assert_close(packed, std, rtol=1e-5, atol=2e-5)
+            lengths = (pk.segments >= 0).sum(1).tolist()
+            assert len(row_groups(lengths, 1.0, 0.0, 0)) > 1
+            for slack, saving, tokens in ((0.9, 0.05, 256), (1.0, 0.0, 0)):  # (1, 0, 0): one group per distinct length
+                packed, cnt_p = packed_logps(ld.model, pk, group_slack=slack, group_min_saving=saving,
+                                             group_min_tokens=tokens)
+                torch.testing.assert_close(cnt_p, cnt_s)
+                torch.testing.assert_close(packed, std, rtol=1e-5, atol=2e-5)
+    assert len(row_groups([900, 880, 750, 750, 750, 740], 0.85)) == 2
+    assert len(row_groups([90, 88, 75, 75, 75, 74], 0.85)) == 1  # too few tokens saved for another forward
+    assert row_groups([50, 49, 48]) == [[0, 1, 2]]
+    assert row_groups([900, 850, 769, 750, 740, 705]) == [[0, 1], [2, 3, 4, 5]]
