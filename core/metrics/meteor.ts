@@ -1,0 +1,81 @@
+// METEOR — what is implemented, exactly:
+//   nltk.translate.meteor_score.single_meteor_score's algorithm with the exact and Porter-stem
+//   matching stages only. The WordNet synonym stage is NOT available (no WordNet data can be
+//   obtained offline here), so it matches nothing — identical to nltk's meteor_score called with
+//   a WordNet stub that has no synonyms. No paraphrase stage (METEOR 1.5's paraphrase table is
+//   not available either). Alignment is nltk's greedy one (each stage matches a hypothesis word,
+//   scanning right to left, to the latest unused reference word with the same form/stem), not
+//   METEOR 1.5's beam search.
+//
+//   m = #matches, P = m/|hyp|, R = m/|ref|, Fmean = P·R / (α·P + (1−α)·R),
+//   chunks = fewest runs of adjacent matches in both strings, frag = chunks/m,
+//   penalty = γ · frag^β, score = (1 − penalty) · Fmean; 0 when m = 0 or either side is empty.
+//   Parameters: nltk defaults α = 0.9, β = 3, γ = 0.5 (the `mmedpo-release` convention).
+//   `METEOR15_EN` = METEOR 1.5 English α = 0.85, β = 0.20, γ = 0.60 with module weights
+//   exact 1.0 / stem 0.6 (weighted match counts); δ = 0.75 (content vs function words) is NOT
+//   applied because METEOR's function-word list is not available — all words count as content.
+import { porterStem } from './porter';
+
+export interface MeteorParams {
+  alpha: number;
+  beta: number;
+  gamma: number;
+  /** Weight of a stem-stage match in P and R (1 in nltk; 0.6 in METEOR 1.5 English). */
+  stemWeight: number;
+}
+export const METEOR_NLTK: MeteorParams = { alpha: 0.9, beta: 3.0, gamma: 0.5, stemWeight: 1 };
+export const METEOR15_EN: MeteorParams = { alpha: 0.85, beta: 0.2, gamma: 0.6, stemWeight: 0.6 };
+export const METEOR_DESCRIPTION =
+  'METEOR (approximation): exact + Porter-stem matching stages only; no WordNet synonyms and no paraphrase table (not available offline); nltk greedy alignment';
+
+type Enum = Array<[number, string]>;
+
+function matchEnums(hyp: Enum, ref: Enum): { matches: Array<[number, number]>; hyp: Enum; ref: Enum } {
+  const positions = new Map<string, number[]>();
+  for (let j = 0; j < ref.length; j++) {
+    const w = ref[j][1];
+    let a = positions.get(w);
+    if (!a) positions.set(w, (a = []));
+    a.push(j);
+  }
+  const matches: Array<[number, number]> = [];
+  const mh = new Set<number>();
+  const mr = new Set<number>();
+  for (let i = hyp.length - 1; i >= 0; i--) {
+    const a = positions.get(hyp[i][1]);
+    if (a && a.length) {
+      const j = a.pop() as number;
+      mh.add(i);
+      mr.add(j);
+      matches.push([hyp[i][0], ref[j][0]]);
+    }
+  }
+  return { matches, hyp: hyp.filter((_, i) => !mh.has(i)), ref: ref.filter((_, j) => !mr.has(j)) };
+}
+
+function countChunks(m: Array<[number, number]>): number {
+  let chunks = 1;
+  for (let i = 0; i < m.length - 1; i++) if (!(m[i + 1][0] === m[i][0] + 1 && m[i + 1][1] === m[i][1] + 1)) chunks++;
+  return chunks;
+}
+
+/** nltk single_meteor_score(reference, hypothesis) with no WordNet synonyms (see header). */
+export function meteor(hyp: readonly string[], ref: readonly string[], p: MeteorParams = METEOR_NLTK): number {
+  const h: Enum = hyp.map((w, i) => [i, w.toLowerCase()]);
+  const r: Enum = ref.map((w, i) => [i, w.toLowerCase()]);
+  const ex = matchEnums(h, r);
+  const st = matchEnums(
+    ex.hyp.map(([i, w]) => [i, porterStem(w)]),
+    ex.ref.map(([i, w]) => [i, porterStem(w)]),
+  );
+  const all = [...ex.matches, ...st.matches].sort((a, b) => a[0] - b[0]);
+  const count = all.length;
+  if (count === 0 || hyp.length === 0 || ref.length === 0) return 0;
+  const weighted = ex.matches.length + p.stemWeight * st.matches.length;
+  const precision = weighted / hyp.length;
+  const recall = weighted / ref.length;
+  const fmean = (precision * recall) / (p.alpha * precision + (1 - p.alpha) * recall);
+  const frag = countChunks(all) / count;
+  const penalty = p.gamma * frag ** p.beta;
+  return (1 - penalty) * fmean;
+}

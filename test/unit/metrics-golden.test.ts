@@ -1,0 +1,71 @@
+// Golden tests: the TypeScript metrics vs pycocoevalcap / nltk / rouge values computed by
+// test/golden/make_metric_goldens.py (committed JSON; regenerate with the venv's python).
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  NLTK_CUMULATIVE_WEIGHTS, NLTK_SINGLE_WEIGHTS, METEOR_NLTK, bleuPycoco, meteor, porterStem, r2genClean,
+  rougeLPycoco, rougeLRougePackage, sentenceBleuMethod7, whitespaceTokens, normalizeWhitespace,
+} from '../../core/metrics';
+
+interface Goldens {
+  pairs: Array<{ id: string; prediction: string; reference: string }>;
+  pycoco_raw: { bleu: number[]; rouge_l: number; rouge_l_items: number[] };
+  pycoco_r2gen: { bleu: number[]; rouge_l: number; rouge_l_items: number[]; cleaned_examples: Array<[string, string]> };
+  release: Array<{ bleu: number[]; rouge_l: number; meteor: number }>;
+  porter: Record<string, string>;
+}
+const G: Goldens = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'golden', 'metric-goldens.json'), 'utf8'));
+const hyps = G.pairs.map((p) => p.prediction);
+const refs = G.pairs.map((p) => p.reference);
+const maxDiff = (a: number[], b: number[]) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+
+describe('golden: pycocoevalcap', () => {
+  test('has ≥ 500 pairs, some empty predictions', () => {
+    expect(G.pairs.length).toBeGreaterThanOrEqual(500);
+    expect(hyps.some((h) => h === '')).toBe(true);
+  });
+
+  test.each([
+    ['raw', (s: string) => s, G.pycoco_raw],
+    ['r2gen', r2genClean, G.pycoco_r2gen],
+  ] as const)('%s text: BLEU-1..4 corpus and ROUGE-L within 1e-6', (_name, prep, gold) => {
+    const h = hyps.map(prep);
+    const r = refs.map(prep);
+    const bleu = bleuPycoco(h.map(whitespaceTokens), r.map(whitespaceTokens));
+    expect(maxDiff(bleu, gold.bleu)).toBeLessThan(1e-6);
+    const items = h.map((x, i) => rougeLPycoco(x, r[i]));
+    expect(maxDiff(items, gold.rouge_l_items)).toBeLessThan(1e-6);
+    expect(Math.abs(items.reduce((a, b) => a + b, 0) / items.length - gold.rouge_l)).toBeLessThan(1e-6);
+  });
+
+  test('R2Gen cleaning matches the Python original', () => {
+    for (const [raw, cleaned] of G.pycoco_r2gen.cleaned_examples) expect(r2genClean(raw)).toBe(cleaned);
+  });
+});
+
+describe('golden: mmedpo-release (nltk + rouge package)', () => {
+  const toks = (s: string) => { const n = normalizeWhitespace(s); return n ? n.split(' ') : []; };
+  test('sentence_bleu method7 (single + cumulative weights) within 1e-6', () => {
+    const weights = [...NLTK_SINGLE_WEIGHTS, NLTK_CUMULATIVE_WEIGHTS];
+    let worst = 0;
+    G.pairs.forEach((p, i) => {
+      const h = toks(p.prediction);
+      const r = toks(p.reference);
+      const got = h.length && r.length ? sentenceBleuMethod7(h, r, weights) : [0, 0, 0, 0, 0];
+      worst = Math.max(worst, maxDiff(got, G.release[i].bleu));
+    });
+    expect(worst).toBeLessThan(1e-6);
+  });
+  test('rouge package ROUGE-L F within 1e-6', () => {
+    const got = G.pairs.map((p) => rougeLRougePackage(normalizeWhitespace(p.prediction), normalizeWhitespace(p.reference)));
+    expect(maxDiff(got, G.release.map((x) => x.rouge_l))).toBeLessThan(1e-6);
+  });
+  test('nltk meteor_score (no-synonym WordNet stub) within 1e-6', () => {
+    const got = G.pairs.map((p) => meteor(toks(p.prediction), toks(p.reference), METEOR_NLTK));
+    expect(maxDiff(got, G.release.map((x) => x.meteor))).toBeLessThan(1e-6);
+  });
+  test('Porter stemmer equals nltk PorterStemmer on every golden word', () => {
+    const bad = Object.entries(G.porter).filter(([w, s]) => porterStem(w) !== s);
+    expect(bad).toEqual([]);
+  });
+});
