@@ -12,7 +12,8 @@
 //   penalty = γ · frag^β, score = (1 − penalty) · Fmean; 0 when m = 0 or either side is empty.
 //   Parameters: nltk defaults α = 0.9, β = 3, γ = 0.5 (the `mmedpo-release` convention).
 //   `METEOR15_EN` = METEOR 1.5 English α = 0.85, β = 0.20, γ = 0.60 with module weights
-//   exact 1.0 / stem 0.6 (weighted match counts); δ = 0.75 (content vs function words) is NOT
+//   exact 1.0 / stem 0.6 (weighted match counts) and METEOR 1.5's rule that a perfect
+//   single-chunk match has no fragmentation penalty; δ = 0.75 (content vs function words) is NOT
 //   applied because METEOR's function-word list is not available — all words count as content.
 import { porterStem } from './porter';
 
@@ -22,9 +23,11 @@ export interface MeteorParams {
   gamma: number;
   /** Weight of a stem-stage match in P and R (1 in nltk; 0.6 in METEOR 1.5 English). */
   stemWeight: number;
+  /** METEOR 1.5: fragmentation is 0 when every word of both sides matched in one chunk. */
+  perfectNoPenalty: boolean;
 }
-export const METEOR_NLTK: MeteorParams = { alpha: 0.9, beta: 3.0, gamma: 0.5, stemWeight: 1 };
-export const METEOR15_EN: MeteorParams = { alpha: 0.85, beta: 0.2, gamma: 0.6, stemWeight: 0.6 };
+export const METEOR_NLTK: MeteorParams = { alpha: 0.9, beta: 3.0, gamma: 0.5, stemWeight: 1, perfectNoPenalty: false };
+export const METEOR15_EN: MeteorParams = { alpha: 0.85, beta: 0.2, gamma: 0.6, stemWeight: 0.6, perfectNoPenalty: true };
 export const METEOR_DESCRIPTION =
   'METEOR (approximation): exact + Porter-stem matching stages only; no WordNet synonyms and no paraphrase table (not available offline); nltk greedy alignment';
 
@@ -75,7 +78,8 @@ export function meteor(hyp: readonly string[], ref: readonly string[], p: Meteor
   const precision = weighted / hyp.length;
   const recall = weighted / ref.length;
   const fmean = (precision * recall) / (p.alpha * precision + (1 - p.alpha) * recall);
-  const frag = countChunks(all) / count;
+  const chunks = countChunks(all);
+  const frag = p.perfectNoPenalty && chunks === 1 && count === hyp.length && count === ref.length ? 0 : chunks / count;
   const penalty = p.gamma * frag ** p.beta;
   return (1 - penalty) * fmean;
 }
