@@ -45,16 +45,73 @@ function clipped(hyp: Map<string, number>, ref: Map<string, number>): number {
 
 export interface PycocoBleuStats { correct: number[]; guess: number[]; testlen: number; reflen: number }
 
+/**
+ * Σ_g min(count_hyp(g), count_ref(g)) for n = 1..maxN, by interning the pair's tokens to small
+ * integers and keying n-grams by a base-L number (L = local vocabulary size); falls back to
+ * string keys when L^maxN would exceed 2^53.
+ */
+export function clippedMatches(hyp: readonly string[], ref: readonly string[], maxN: number): number[] {
+  const ids = new Map<string, number>();
+  const h = new Int32Array(hyp.length);
+  const r = new Int32Array(ref.length);
+  for (let i = 0; i < ref.length; i++) {
+    let id = ids.get(ref[i]);
+    if (id === undefined) ids.set(ref[i], (id = ids.size));
+    r[i] = id;
+  }
+  for (let i = 0; i < hyp.length; i++) {
+    let id = ids.get(hyp[i]);
+    if (id === undefined) ids.set(hyp[i], (id = ids.size));
+    h[i] = id;
+  }
+  const L = ids.size + 1;
+  const out: number[] = [];
+  if (L ** maxN > 2 ** 53) {
+    const hc = ngramCounts(hyp, maxN);
+    const rc = ngramCounts(ref, maxN);
+    for (let k = 0; k < maxN; k++) out.push(clipped(hc.counts[k], rc.counts[k]));
+    return out;
+  }
+  // keys of n-grams starting at i, extended in place from n−1 to n; sorted copies merged.
+  const kh = Float64Array.from(h);
+  const kr = Float64Array.from(r);
+  for (let n = 1; n <= maxN; n++) {
+    const nh = Math.max(0, h.length - n + 1);
+    const nr = Math.max(0, r.length - n + 1);
+    if (n > 1) {
+      for (let i = 0; i < nh; i++) kh[i] = kh[i] * L + h[i + n - 1];
+      for (let i = 0; i < nr; i++) kr[i] = kr[i] * L + r[i + n - 1];
+    }
+    if (nh === 0 || nr === 0) {
+      out.push(0);
+      continue;
+    }
+    const sh = kh.slice(0, nh).sort();
+    const sr = kr.slice(0, nr).sort();
+    let i = 0;
+    let j = 0;
+    let c = 0;
+    while (i < nh && j < nr) {
+      if (sh[i] < sr[j]) i++;
+      else if (sh[i] > sr[j]) j++;
+      else {
+        c++;
+        i++;
+        j++;
+      }
+    }
+    out.push(c);
+  }
+  return out;
+}
+
+export interface PycocoBleuStats { correct: number[]; guess: number[]; testlen: number; reflen: number }
+
 /** Per-study sufficient statistics for pycoco corpus BLEU (one reference per study). */
 export function pycocoBleuStats(hyp: readonly string[], ref: readonly string[], n = 4): PycocoBleuStats {
-  const h = ngramCounts(hyp, n);
-  const r = ngramCounts(ref, n);
-  const correct: number[] = [];
+  const correct = clippedMatches(hyp, ref, n);
   const guess: number[] = [];
-  for (let k = 0; k < n; k++) {
-    correct.push(clipped(h.counts[k], r.counts[k]));
-    guess.push(Math.max(0, hyp.length - k));
-  }
+  for (let k = 0; k < n; k++) guess.push(Math.max(0, hyp.length - k));
   return { correct, guess, testlen: hyp.length, reflen: ref.length };
 }
 
@@ -104,12 +161,9 @@ export const NLTK_CUMULATIVE_WEIGHTS: readonly number[] = [0.25, 0.25, 0.25, 0.2
  */
 export function sentenceBleuMethod7(hyp: readonly string[], ref: readonly string[], weightsList: readonly (readonly number[])[]): number[] {
   const maxN = Math.max(...weightsList.map((w) => w.length));
-  const h = ngramCounts(hyp, maxN + 1);
-  const r = ngramCounts(ref, maxN + 1);
-  const num: number[] = [];
+  const num: number[] = clippedMatches(hyp, ref, maxN + 1);
   const den: number[] = [];
   for (let k = 0; k <= maxN; k++) {
-    num.push(hyp.length >= k + 1 ? clipped(h.counts[k], r.counts[k]) : 0);
     den.push(Math.max(1, Math.max(0, hyp.length - k)));
   }
   if (num[0] === 0) return weightsList.map(() => 0);

@@ -183,3 +183,5 @@ export function scoreVqa(items: readonly PredictionItem[], opts: { convention?: 
 export function score(format: EvalFormat, items: readonly PredictionItem[], opts: ReportOptions = {}): EvalResult {
   return format === 'vqa' ? scoreVqa(items, opts) : scoreReports(items, opts);
 }
+
+export { parsePredictionsJsonl, PredictionsError } from './predictions';
