@@ -2,3 +2,4 @@
 export * from './ingest';
 export * from './visual';
 export * from './training';
+export * from './evaluation';

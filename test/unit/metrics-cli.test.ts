@@ -1,0 +1,42 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { scoreReports } from '../../core/metrics';
+
+const ROOT = path.resolve(__dirname, '../..');
+const mmedpo = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/mmedpo.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
+
+describe('mmedpo eval (no stack)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmedpo-eval-cli-'));
+  const rows = [
+    { id: 1, prediction: 'The heart size is normal. No effusion.', reference: 'Heart size is normal. No pleural effusion.' },
+    { id: 2, prediction: '', reference: 'Small left pleural effusion.' },
+  ];
+  const good = path.join(dir, 'good.jsonl');
+  fs.writeFileSync(good, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('report --json totals equal the library', () => {
+    const r = mmedpo('eval', '--predictions', good, '--format', 'report', '--convention', 'mmedpo-release', '--json');
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.n).toBe(2);
+    expect(j.totals).toEqual(scoreReports(rows.map((x) => ({ ...x, id: String(x.id) })), { convention: 'mmedpo-release' }).totals);
+    expect(j.notes.join(' ')).toMatch(/no WordNet/);
+  });
+
+  test('bad row → one-line error naming the line', () => {
+    const bad = path.join(dir, 'bad.jsonl');
+    fs.writeFileSync(bad, '{"id":"a","prediction":"x","reference":"y"}\n\n{"id":"b","prediction":"x",}\n');
+    const r = mmedpo('eval', '--predictions', bad, '--format', 'vqa', '--json');
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^mmedpo: .*bad\.jsonl: predictions line 3: not valid JSON/);
+  });
+
+  test('unknown format / convention', () => {
+    expect(mmedpo('eval', '--predictions', good, '--format', 'xray').stderr.trim()).toBe('mmedpo: unknown format "xray": use vqa or report');
+    expect(mmedpo('eval', '--predictions', good, '--format', 'vqa', '--convention', 'coco').stderr.trim()).toBe('mmedpo: unknown convention "coco": use pycoco or mmedpo-release');
+  });
+});
