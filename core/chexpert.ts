@@ -8,7 +8,9 @@
 //   2. classify each mention with a NegEx-style window inside its sentence (clauses end at
 //      . ; : ? ! and at termination words such as "but", "however", "there"):
 //        a. uncertainty phrases that contain a negation ("cannot be excluded") → uncertain (-1),
-//        b. negation triggers before (≤ 8 tokens) or after (≤ 5 tokens) the mention → negative (0),
+//        b. negation triggers before (≤ 8 tokens; "normal"/"unremarkable" ≤ 2) or after (≤ 5 tokens)
+//           the mention → negative (0); negation words inside NegEx pseudo-negations
+//           ("no change", "no interval change", …) do not count,
 //        c. uncertainty triggers before / after, or "or"/"versus" right next to it → uncertain (-1),
 //        d. otherwise positive (1).
 //      "Anatomy" mentions (e.g. "heart size", "cardiomediastinal silhouette") are neutral:
@@ -97,7 +99,11 @@ const RULES: Record<Exclude<Observation, 'No Finding'>, ObservationRules> = {
 };
 
 const NEG_UNCERTAIN = ['cannot exclude', 'cannot be excluded', 'can not exclude', 'can not be excluded', 'not be excluded', 'not excluded', 'cannot rule out', 'can not rule out', 'cannot be ruled out', 'can not be ruled out', 'not ruled out', 'not be ruled out', 'not entirely excluded', 'difficult to exclude', 'not definitely excluded', 'cannot be entirely excluded'];
-const PRE_NEG = ['no', 'not', 'without', 'negative for', 'free of', 'clear of', 'absence of', 'absent', 'resolution of', 'resolved', 'removal of', 'removed', 'normal', 'unremarkable', 'never', 'nor', 'no evidence of', 'no signs of', 'rather than', 'interval resolution of'];
+// Pre-mention negations that only count right before the mention (≤ 2 tokens): "normal heart size".
+const PRE_NEG_NEAR = ['normal', 'unremarkable'];
+// NegEx pseudo-negations: a negation word inside these phrases does not negate.
+const PSEUDO_NEG = ['no change', 'no interval change', 'no significant change', 'no significant interval change', 'no definite change', 'no substantial change', 'no appreciable change', 'no increase', 'no significant increase', 'not only', 'without change', 'without interval change', 'not changed', 'no change in', 'not significantly changed'];
+const PRE_NEG = ['no', 'not', 'without', 'negative for', 'free of', 'clear of', 'absence of', 'absent', 'resolution of', 'resolved', 'removal of', 'removed', 'never', 'nor', 'no evidence of', 'no signs of', 'rather than', 'interval resolution of'];
 const POST_NEG = ['is normal', 'are normal', 'is unremarkable', 'are unremarkable', 'within normal limits', 'normal in size', 'normal size', 'is not seen', 'are not seen', 'not seen', 'not identified', 'is not identified', 'are not identified', 'not present', 'is absent', 'are absent', 'has resolved', 'have resolved', 'resolved', 'not appreciated', 'not demonstrated', 'not visualized', 'has been removed', 'have been removed', 'removed', 'is negative', 'not enlarged', 'is not enlarged', 'are not enlarged', 'not evident', 'is clear', 'are clear'];
 const PRE_UNC = ['possible', 'possibly', 'probable', 'probably', 'likely', 'may', 'might', 'could', 'suspicious for', 'suspected', 'suspect', 'suspicion of', 'suggestive of', 'suggesting', 'suggest', 'suggests', 'concerning for', 'concern for', 'worrisome for', 'question of', 'questionable', 'equivocal', 'borderline', 'versus', 'vs', 'differential', 'rule out', 'evaluate for', 'presumed', 'vague', 'ill-defined', 'cannot', 'indeterminate', 'uncertain'];
 const POST_UNC = ['is possible', 'is likely', 'is suspected', 'is questioned', 'may be present', 'is not excluded', 'could be present', 'can not be excluded', 'is questionable', 'is uncertain'];
@@ -116,6 +122,8 @@ const COMPILED = Object.fromEntries(
 const P = {
   negUnc: phrases(NEG_UNCERTAIN),
   preNeg: phrases(PRE_NEG),
+  preNegNear: phrases(PRE_NEG_NEAR),
+  pseudo: phrases(PSEUDO_NEG),
   postNeg: phrases(POST_NEG),
   preUnc: phrases(PRE_UNC),
   postUnc: phrases(POST_UNC),
@@ -135,9 +143,19 @@ function findAll(toks: string[], ps: Phrase[]): Array<[number, number]> {
   return out;
 }
 
-function containsPhrase(toks: string[], lo: number, hi: number, ps: Phrase[]): boolean {
-  for (let i = lo; i < hi; i++) for (const p of ps) if (i + p.length <= hi && matchAt(toks, i, p)) return true;
+function containsPhrase(toks: string[], lo: number, hi: number, ps: Phrase[], masked?: boolean[]): boolean {
+  for (let i = lo; i < hi; i++) {
+    if (masked?.[i]) continue;
+    for (const p of ps) if (i + p.length <= hi && matchAt(toks, i, p)) return true;
+  }
   return false;
+}
+
+/** Token positions covered by a pseudo-negation ("no change"), whose negation words are ignored. */
+function pseudoMask(toks: string[]): boolean[] {
+  const m = new Array<boolean>(toks.length).fill(false);
+  for (const [a, b] of findAll(toks, P.pseudo)) for (let i = a; i < b; i++) m[i] = true;
+  return m;
 }
 
 /** Split into clauses (sentences and ; : breaks), each as word tokens. */
@@ -150,15 +168,13 @@ export function clauses(text: string): string[][] {
 }
 
 /** Classify one mention at [s, e) in a clause: 1, 0, -1, or null (neutral anatomy with no qualifier). */
-function classify(toks: string[], s: number, e: number, anatomy: boolean): ChexLabel {
+function classify(toks: string[], s: number, e: number, anatomy: boolean, pseudo: boolean[]): ChexLabel {
   let lo = s;
   while (lo > 0 && s - lo < PRE_WINDOW && !TERMINATORS.has(toks[lo - 1])) lo--;
   let hi = e;
   while (hi < toks.length && hi - e < POST_WINDOW && !TERMINATORS.has(toks[hi])) hi++;
   if (containsPhrase(toks, lo, s, P.negUnc) || containsPhrase(toks, e, hi, P.negUnc)) return -1;
-  if (containsPhrase(toks, lo, s, P.preNeg) || containsPhrase(toks, e, hi, P.postNeg)) {
-    return 0;
-  }
+  if (containsPhrase(toks, lo, s, P.preNeg, pseudo) || containsPhrase(toks, Math.max(lo, s - 2), s, P.preNegNear) || containsPhrase(toks, e, hi, P.postNeg, pseudo)) return 0;
   // "X or Y" / "X versus Y": the alternative words count only right next to the mention.
   const alt = (t: string | undefined) => t === 'or' || t === 'versus' || t === 'vs';
   const altNear = (s > 0 && alt(toks[s - 1])) || alt(toks[e]);
@@ -174,6 +190,7 @@ export function labelReport(text: string): ChexLabels {
   const out = Object.fromEntries(OBSERVATIONS.map((o) => [o, null])) as ChexLabels;
   const cls = clauses(typeof text === 'string' ? text : '');
   for (const toks of cls) {
+    const pseudo = pseudoMask(toks);
     for (const obs of Object.keys(COMPILED) as Array<keyof typeof COMPILED>) {
       const r = COMPILED[obs];
       const blocked = findAll(toks, r.unmention);
@@ -188,7 +205,7 @@ export function labelReport(text: string): ChexLabels {
             for (let j = i; j < i + p.length; j++) if (taken[j]) free = false;
             if (!free) continue;
             for (let j = i; j < i + p.length; j++) taken[j] = true;
-            const l = classify(toks, i, i + p.length, anatomy);
+            const l = classify(toks, i, i + p.length, anatomy, pseudo);
             if (rank(l) > rank(out[obs])) out[obs] = l;
             break;
           }

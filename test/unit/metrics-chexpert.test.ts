@@ -12,6 +12,14 @@ describe('chexpert-style labeler (NegEx approximation)', () => {
     ['Interval resolution of the right pneumothorax. Small pericardial effusion.', { 'No Finding': 1, Pneumothorax: 0 }],
     ['Healed left rib fractures. Mild pulmonary edema but no effusion.', { Fracture: 1, Edema: 1, 'Pleural Effusion': 0 }],
     ['No acute cardiopulmonary process.', { 'No Finding': 1 }],
+    ['No change in the moderate right pleural effusion.', { 'Pleural Effusion': 1 }],
+    ['Normal heart size and mild pulmonary edema.', { Cardiomegaly: 0, Edema: 1 }],
+    ['The heart is not enlarged. The mediastinum is widened.', { Cardiomegaly: 0, 'Enlarged Cardiomediastinum': 1 }],
+    ['Left basilar opacity, likely atelectasis.', { 'Lung Opacity': 1, Atelectasis: -1 }],
+    ['Atelectasis versus consolidation at the left base.', { Atelectasis: -1, Consolidation: -1 }],
+    ['Interval removal of the right chest tube. Lungs are clear without focal consolidation, effusion, or pneumothorax.', { 'No Finding': 1, 'Support Devices': 0, Consolidation: 0, 'Pleural Effusion': 0, Pneumothorax: 0 }],
+    ['Previously seen effusion has resolved. No evidence of acute fracture.', { 'No Finding': 1, 'Pleural Effusion': 0, Fracture: 0 }],
+    ['ET tube and NG tube in place. Heart size is normal. Stable cardiomegaly is not present.', { 'No Finding': 1, 'Support Devices': 1, Cardiomegaly: 0 }],
   ])('%s', (text, expected) => {
     expect(nonNull(text)).toEqual(expected);
   });
