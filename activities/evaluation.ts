@@ -1,38 +1,23 @@
-// Evaluation activity: score a predictions JSONL stored in S3 (id, prediction, reference
-// [, answer_type, question]) with every metric of its format under a convention, store the
-// per-item scores (JSONL) and the totals (JSON) content-addressed in S3, return the keys and
-// the totals. Same input → same bytes → same keys. Bad rows fail the activity non-retryably
-// with the line number; generation of predictions is not done here (trainer `generate`).
+// Evaluation activity: score a predictions JSONL stored in S3 (rows {id, prediction, reference
+// [, answer_type: 'open'|'closed', question]}) with every metric of its format under a convention
+// (core/metrics), store the per-item scores and the totals as one JSON document in S3
+// (content-addressed: same input → same bytes → same key), return the key and the flat totals
+// (percentages: open_recall, closed_accuracy, closed_accuracy_strict, bleu1..bleu4, bleu,
+// bleu_avg, rouge_l, meteor, ce_{precision,recall,f1}_{micro,macro}, …). Bad rows fail the
+// activity non-retryably naming the line number; empty predictions score 0.
 import { ApplicationFailure } from '@temporalio/common';
-import { parsePredictionsJsonl, PredictionsError, score, type Convention, type EvalFormat, type ReportTokenizer } from '../core/metrics';
+import { CONVENTIONS, parsePredictionsJsonl, PredictionsError, score, type Convention } from '../core/metrics';
 import { artifactStore } from '../lib/env';
 
-export interface EvaluateInput {
+export async function scorePredictions(input: {
   predictionsKey: string;
-  format: EvalFormat;
-  convention?: Convention;
-  /** pycoco convention only: 'r2gen' applies R2Gen's report cleaning first. */
-  tokenizer?: ReportTokenizer;
-  /** Free labels carried into the totals record (variant, dataset, campaign…). */
-  labels?: Record<string, string>;
-}
-
-export interface EvaluateOutput {
-  predictionsKey: string;
-  format: EvalFormat;
-  convention: Convention;
-  n: number;
-  totals: Record<string, number>;
-  scoresKey: string;
-  totalsKey: string;
-  notes: string[];
-}
-
-export async function evaluatePredictions(input: EvaluateInput): Promise<EvaluateOutput> {
+  format: 'vqa' | 'report';
+  convention: 'pycoco' | 'mmedpo-release';
+}): Promise<{ scoresKey: string; totals: Record<string, number> }> {
   const { predictionsKey, format } = input;
-  const convention = input.convention ?? 'pycoco';
+  const convention: Convention = input.convention ?? 'pycoco';
   if (format !== 'vqa' && format !== 'report') throw ApplicationFailure.nonRetryable(`unknown format "${String(format)}": use vqa or report`, 'BadEvalInput');
-  if (convention !== 'pycoco' && convention !== 'mmedpo-release') throw ApplicationFailure.nonRetryable(`unknown convention "${String(convention)}"`, 'BadEvalInput');
+  if (!CONVENTIONS.includes(convention)) throw ApplicationFailure.nonRetryable(`unknown convention "${String(convention)}": use pycoco or mmedpo-release`, 'BadEvalInput');
   const store = artifactStore();
   const bytes = await store.tryGetBytes(predictionsKey);
   if (!bytes) throw ApplicationFailure.nonRetryable(`artifact not found: ${predictionsKey}`, 'MissingArtifact');
@@ -43,19 +28,15 @@ export async function evaluatePredictions(input: EvaluateInput): Promise<Evaluat
     if (e instanceof PredictionsError) throw ApplicationFailure.nonRetryable(`${predictionsKey}: ${e.message}`, 'BadPredictions');
     throw e;
   }
-  const r = score(format, items, { convention, tokenizer: input.tokenizer });
-  const scoresJsonl = r.perItem.map((p) => JSON.stringify(p)).join('\n') + (r.perItem.length ? '\n' : '');
-  const scores = await store.putBytes('eval-scores', Buffer.from(scoresJsonl), { ext: '.jsonl', contentType: 'application/x-ndjson' });
-  const totals = await store.putJson('eval-totals', {
+  const r = score(format, items, { convention });
+  const put = await store.putJson('eval-scores', {
     predictionsKey,
     format,
     convention,
-    tokenizer: input.tokenizer ?? 'whitespace',
-    labels: input.labels ?? {},
     n: r.n,
     totals: r.totals,
     notes: r.notes,
-    scoresKey: scores.key,
+    items: r.perItem,
   });
-  return { predictionsKey, format, convention, n: r.n, totals: r.totals, scoresKey: scores.key, totalsKey: totals.key, notes: r.notes };
+  return { scoresKey: put.key, totals: r.totals };
 }

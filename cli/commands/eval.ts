@@ -3,41 +3,49 @@
 // no stack needed. Bad rows → one-line error naming the line number.
 import * as fs from 'node:fs';
 import { Command } from 'commander';
-import { renderHtmlReport, renderResultsTable, type ResultRow, type TrainingCurves } from '../../core/results';
+import { renderHtmlReport, renderResultsTable, type ResultsFormat, type ResultsRow } from '../../core/report';
 import { CONVENTIONS, parsePredictionsJsonl, score, type Convention, type EvalFormat, type ReportTokenizer } from '../../core/metrics';
 import { action, printJson, UserError } from '../util';
 
-/** Reads a results file: {rows: ResultRow[], curves?: TrainingCurves[], title?, notes?} or a bare ResultRow[]. */
-function readResults(file: string): { rows: ResultRow[]; curves?: TrainingCurves[]; title?: string; notes?: string[] } {
+type Curve = { variant: string; loss: number[]; rewardMargin?: number[] };
+interface ResultsFile { format: ResultsFormat; rows: ResultsRow[]; curves?: Curve[]; title?: string; notes?: string[] }
+
+/** Reads a results file: {format: vqa|report, rows: [{variant, totals}], curves?, title?, notes?}. */
+function readResults(file: string): ResultsFile {
   let v: unknown;
   try {
     v = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     throw new UserError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]}`);
   }
-  const o = (Array.isArray(v) ? { rows: v } : v) as { rows?: unknown };
-  if (!o || !Array.isArray(o.rows)) throw new UserError(`${file}: expected {"rows": [...]} or an array of rows`);
+  const o = v as Partial<ResultsFile> | null;
+  if (!o || typeof o !== 'object' || !Array.isArray(o.rows)) throw new UserError(`${file}: expected {"format": "vqa"|"report", "rows": [{"variant", "totals"}]}`);
+  if (o.format !== 'vqa' && o.format !== 'report') throw new UserError(`${file}: "format" must be vqa or report`);
   o.rows.forEach((r: unknown, i: number) => {
-    const x = r as ResultRow;
-    if (!x || typeof x.variant !== 'string' || typeof x.results !== 'object' || x.results === null) throw new UserError(`${file}: row ${i + 1} needs "variant" (string) and "results" ({dataset: {metric: value}})`);
+    const x = r as ResultsRow;
+    if (!x || typeof x.variant !== 'string' || typeof x.totals !== 'object' || x.totals === null) throw new UserError(`${file}: row ${i + 1} needs "variant" (string) and "totals" ({metric: value})`);
   });
-  return o as { rows: ResultRow[]; curves?: TrainingCurves[]; title?: string; notes?: string[] };
+  (o.curves ?? []).forEach((c: unknown, i: number) => {
+    const x = c as Curve;
+    if (!x || typeof x.variant !== 'string' || !Array.isArray(x.loss)) throw new UserError(`${file}: curve ${i + 1} needs "variant" (string) and "loss" (number[])`);
+  });
+  return o as ResultsFile;
 }
 
 export function register(program: Command): Command {
   program
     .command('results-table')
     .description("render the paper's Table 1 layout (Markdown, CSV or HTML report) from a results JSON")
-    .requiredOption('--results <file>', 'JSON: {rows: [{variant, results: {dataset: {metric: value}}}], curves?, title?, notes?}')
+    .requiredOption('--results <file>', 'JSON: {format: vqa|report, rows: [{variant, totals: {metric: value}}], curves?: [{variant, loss, rewardMargin?}], title?, notes?}')
     .option('--as <kind>', 'md | csv | html', 'md')
     .option('--out <file>', 'write to a file instead of stdout')
     .action(
       action((o: { results: string; as: string; out?: string }) => {
         const r = readResults(o.results);
         let text: string;
-        if (o.as === 'md') text = renderResultsTable(r.rows).markdown;
-        else if (o.as === 'csv') text = renderResultsTable(r.rows).csv;
-        else if (o.as === 'html') text = renderHtmlReport({ title: r.title ?? 'MMedPO results', rows: r.rows, curves: r.curves, notes: r.notes });
+        if (o.as === 'md') text = renderResultsTable(r.rows, r.format).markdown;
+        else if (o.as === 'csv') text = renderResultsTable(r.rows, r.format).csv;
+        else if (o.as === 'html') text = renderHtmlReport({ title: r.title ?? 'MMedPO results', rows: r.rows, format: r.format, curves: r.curves ?? [], notes: r.notes });
         else throw new UserError(`unknown --as "${o.as}": use md, csv or html`);
         if (o.out) fs.writeFileSync(o.out, text);
         else process.stdout.write(text);

@@ -12,7 +12,10 @@
 //                   single-n-gram weights (1,0,0,0)…(0,0,0,1); "BLEU" with (¼,¼,¼,¼)), rouge-package
 //                   ROUGE-L F, nltk meteor_score (exact + stem; no WordNet), averaged over items.
 //                   VQA closed accuracy = normalized answer ⊂ normalized prediction.
-// All totals are percentages (×100). Clinical efficacy (report format) is added in both.
+// All totals are percentages (×100), flat keys: VQA open_recall, closed_accuracy,
+// closed_accuracy_strict (+ closed_accuracy_llavamed under mmedpo-release), n_open, n_closed;
+// report bleu1..bleu4, bleu, bleu_avg, rouge_l, meteor, ce_{precision,recall,f1}_{micro,macro}.
+// Clinical efficacy (report format) is added in both conventions.
 // Empty predictions score 0 and never throw.
 import { NLTK_CUMULATIVE_WEIGHTS, NLTK_SINGLE_WEIGHTS, pycocoBleuStats, pycocoCorpusBleu, sentenceBleuMethod7, type PycocoBleuStats } from './bleu';
 import { binaryLabels, clinicalEfficacy } from './clinical';
@@ -85,17 +88,19 @@ export function scoreReports(items: readonly PredictionItem[], opts: ReportOptio
       rouge.push(r);
       met.push(m);
       const b = pycocoCorpusBleu([s]);
-      perItem.push({ id: it.id, scores: { BLEU_1: pct(b[0]), BLEU_2: pct(b[1]), BLEU_3: pct(b[2]), BLEU_4: pct(b[3]), ROUGE_L: pct(r), METEOR: pct(m) } });
+      perItem.push({ id: it.id, scores: { bleu1: pct(b[0]), bleu2: pct(b[1]), bleu3: pct(b[2]), bleu4: pct(b[3]), bleu: pct(mean(b)), rouge_l: pct(r), meteor: pct(m) } });
     }
     const bleu = items.length ? pycocoCorpusBleu(stats) : [0, 0, 0, 0];
-    bleu.forEach((b, k) => (totals[`BLEU_${k + 1}`] = pct(b)));
-    totals.ROUGE_L = pct(mean(rouge));
-    totals.METEOR = pct(mean(met));
-    notes.push('BLEU-1..4: pycocoevalcap corpus BLEU (closest reference length); per-item BLEU is the same formula on one study');
+    bleu.forEach((b, k) => (totals[`bleu${k + 1}`] = pct(b)));
+    totals.bleu = pct(mean(bleu));
+    totals.bleu_avg = totals.bleu;
+    totals.rouge_l = pct(mean(rouge));
+    totals.meteor = pct(mean(met));
+    notes.push('bleu1..bleu4: pycocoevalcap corpus BLEU (closest reference length); bleu = bleu_avg = mean of bleu1..bleu4; per-item BLEU is the same formula on one study');
     notes.push(`METEOR parameters: METEOR 1.5 English alpha=0.85 beta=0.20 gamma=0.60, stem weight 0.6; delta=0.75 not applied (no function-word list)`);
     if (tokenizer === 'r2gen') notes.push('text cleaned with R2Gen clean_report_iu_xray before scoring');
   } else {
-    const keys = ['BLEU_1', 'BLEU_2', 'BLEU_3', 'BLEU_4', 'BLEU', 'ROUGE_L', 'METEOR'];
+    const keys = ['bleu1', 'bleu2', 'bleu3', 'bleu4', 'bleu', 'bleu_avg', 'rouge_l', 'meteor'];
     const acc: Record<string, number[]> = Object.fromEntries(keys.map((k) => [k, []]));
     for (const it of items) {
       const hypS = normalizeWhitespace(it.prediction ?? '');
@@ -105,26 +110,26 @@ export function scoreReports(items: readonly PredictionItem[], opts: ReportOptio
       const b = hyp.length && ref.length ? sentenceBleuMethod7(hyp, ref, [...NLTK_SINGLE_WEIGHTS, NLTK_CUMULATIVE_WEIGHTS]) : [0, 0, 0, 0, 0];
       const r = rougeLRougePackage(hypS, refS);
       const m = meteor(hyp, ref, METEOR_NLTK);
-      const row = { BLEU_1: pct(b[0]), BLEU_2: pct(b[1]), BLEU_3: pct(b[2]), BLEU_4: pct(b[3]), BLEU: pct(b[4]), ROUGE_L: pct(r), METEOR: pct(m) };
+      const row = { bleu1: pct(b[0]), bleu2: pct(b[1]), bleu3: pct(b[2]), bleu4: pct(b[3]), bleu: pct(b[4]), bleu_avg: pct((b[0] + b[1] + b[2] + b[3]) / 4), rouge_l: pct(r), meteor: pct(m) };
       for (const k of keys) acc[k].push(row[k as keyof typeof row]);
       perItem.push({ id: it.id, scores: row });
     }
     for (const k of keys) totals[k] = mean(acc[k]);
-    notes.push('mmedpo-release: per-item nltk sentence_bleu (SmoothingFunction().method7), rouge-package ROUGE-L F, nltk meteor_score, averaged over items x100 on lowercased whitespace-normalized tokens');
+    notes.push('mmedpo-release: per-item nltk sentence_bleu (SmoothingFunction().method7; bleu1..bleu4 single-n-gram weights, bleu cumulative (1/4,1/4,1/4,1/4), bleu_avg = mean of bleu1..bleu4), rouge-package ROUGE-L F, nltk meteor_score, averaged over items x100 on lowercased whitespace-normalized tokens');
   }
   if (opts.clinical !== false) {
     const pl = items.map((it) => binaryLabels(it.prediction ?? ''));
     const rl = items.map((it) => binaryLabels(it.reference ?? ''));
     const ce = clinicalEfficacy(pl, rl);
-    totals.CE_micro_P = pct(ce.microPrecision);
-    totals.CE_micro_R = pct(ce.microRecall);
-    totals.CE_micro_F1 = pct(ce.microF1);
-    totals.CE_macro_P = pct(ce.macroPrecision);
-    totals.CE_macro_R = pct(ce.macroRecall);
-    totals.CE_macro_F1 = pct(ce.macroF1);
+    totals.ce_precision_micro = pct(ce.microPrecision);
+    totals.ce_recall_micro = pct(ce.microRecall);
+    totals.ce_f1_micro = pct(ce.microF1);
+    totals.ce_precision_macro = pct(ce.macroPrecision);
+    totals.ce_recall_macro = pct(ce.macroRecall);
+    totals.ce_f1_macro = pct(ce.macroF1);
     perItem.forEach((p, i) => {
-      p.scores.CE_pred_positive = Object.values(pl[i]).reduce<number>((a, b) => a + b, 0);
-      p.scores.CE_ref_positive = Object.values(rl[i]).reduce<number>((a, b) => a + b, 0);
+      p.scores.ce_pred_positive = Object.values(pl[i]).reduce<number>((a, b) => a + b, 0);
+      p.scores.ce_ref_positive = Object.values(rl[i]).reduce<number>((a, b) => a + b, 0);
     });
     notes.push('clinical efficacy: rule-based CheXpert-style labeler (NegEx-window approximation, core/chexpert.ts); uncertain and blank -> negative');
   }
@@ -161,21 +166,21 @@ export function scoreVqa(items: readonly PredictionItem[], opts: { convention?: 
       closedMain.push(main);
       closedStr.push(st);
       closedLl.push(ll);
-      perItem.push({ id: it.id, scores: convention === 'pycoco' ? { closed_acc: main, closed_acc_strict: st } : { closed_acc: main, closed_acc_llavamed: ll, closed_acc_strict: st } });
+      perItem.push({ id: it.id, scores: convention === 'pycoco' ? { closed_accuracy: main, closed_accuracy_strict: st } : { closed_accuracy: main, closed_accuracy_llavamed: ll, closed_accuracy_strict: st } });
     }
   }
   const totals: Record<string, number> = {
     open_recall: mean(open),
-    closed_acc: mean(closedMain),
-    closed_acc_strict: mean(closedStr),
+    closed_accuracy: mean(closedMain),
+    closed_accuracy_strict: mean(closedStr),
     n_open: open.length,
     n_closed: closedMain.length,
   };
-  if (convention !== 'pycoco') totals.closed_acc_llavamed = mean(closedLl);
+  if (convention !== 'pycoco') totals.closed_accuracy_llavamed = mean(closedLl);
   const notes =
     convention === 'pycoco'
-      ? ['closed_acc: LLaVA-Med rule as published (yes/no substring present and answer substring; "normal" counts as containing "no"); closed_acc_strict: first yes/no token must equal the answer']
-      : ['closed_acc (mmedpo-release): normalized answer is a substring of the normalized prediction; closed_acc_llavamed and closed_acc_strict shown beside it'];
+      ? ['closed_accuracy: LLaVA-Med rule as published (yes/no substring present and answer substring; "normal" counts as containing "no"); closed_accuracy_strict: first yes/no token must equal the answer']
+      : ['closed_accuracy (mmedpo-release): normalized answer is a substring of the normalized prediction; closed_accuracy_llavamed and closed_accuracy_strict shown beside it'];
   notes.push('open_recall: LLaVA-Med recall (prediction counts of shared words; repeated words inflate it)');
   return { format: 'vqa', convention, n: items.length, totals, perItem, notes };
 }

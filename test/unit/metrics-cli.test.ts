@@ -42,15 +42,15 @@ describe('mmedpo eval (no stack)', () => {
 
   test('results-table renders md / csv / html from a results JSON; bad rows named', () => {
     const f = path.join(dir, 'results.json');
-    fs.writeFileSync(f, JSON.stringify({ rows: [{ variant: 'mmedpo', results: { slake: { open_recall: 54, closed_acc: 73.08 } } }, { variant: 'base', results: { slake: { open_recall: 44.26, closed_acc: 61.3 } } }] }));
+    fs.writeFileSync(f, JSON.stringify({ format: 'vqa', rows: [{ variant: 'mmedpo', totals: { open_recall: 54, closed_accuracy: 73.08 } }, { variant: 'base', totals: { open_recall: 44.26, closed_accuracy: 61.3 } }], curves: [{ variant: 'mmedpo', loss: [0.7, 0.5] }] }));
     expect(mmedpo('results-table', '--results', f).stdout.split('\n').slice(0, 4)).toEqual([
-      '| Model | SLAKE open | SLAKE closed |', '|---|---:|---:|', '| base | 44.26 | 61.30 |', '| + MMedPO | **54.00** | **73.08** |',
+      '| Model | Open recall | Closed accuracy | Closed accuracy (strict) |', '|---|---:|---:|---:|', '| base | 44.26 | 61.30 | – |', '| + MMedPO | **54.00** | **73.08** | – |',
     ]);
-    expect(mmedpo('results-table', '--results', f, '--as', 'csv').stdout).toBe('variant,model,SLAKE open,SLAKE closed\nbase,base,44.26,61.30\nmmedpo,+ MMedPO,54.00,73.08\n');
+    expect(mmedpo('results-table', '--results', f, '--as', 'csv').stdout).toBe('variant,model,Open recall,Closed accuracy,Closed accuracy (strict)\nbase,base,44.26,61.30,\nmmedpo,+ MMedPO,54.00,73.08,\n');
     const html = path.join(dir, 'r.html');
     expect(mmedpo('results-table', '--results', f, '--as', 'html', '--out', html).status).toBe(0);
-    expect(fs.readFileSync(html, 'utf8')).toContain('<svg ');
-    fs.writeFileSync(f, JSON.stringify([{ variant: 'base' }]));
+    expect(fs.readFileSync(html, 'utf8')).toContain('<polyline ');
+    fs.writeFileSync(f, JSON.stringify({ format: 'vqa', rows: [{ variant: 'base' }] }));
     expect(mmedpo('results-table', '--results', f).stderr.trim()).toMatch(/row 1 needs "variant"/);
   });
 });

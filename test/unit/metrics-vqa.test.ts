@@ -59,18 +59,18 @@ describe('scoreVqa totals', () => {
     const r = scoreVqa(items);
     expect(r.totals.n_closed).toBe(3);
     expect(r.totals.n_open).toBe(2);
-    expect(r.totals.closed_acc).toBeCloseTo((100 + 100 + 0) / 3, 10);
-    expect(r.totals.closed_acc_strict).toBeCloseTo(100 / 3, 10);
+    expect(r.totals.closed_accuracy).toBeCloseTo((100 + 100 + 0) / 3, 10);
+    expect(r.totals.closed_accuracy_strict).toBeCloseTo(100 / 3, 10);
     expect(r.totals.open_recall).toBeCloseTo((60 + 0) / 2, 10);
     expect(r.perItem.map((p) => p.id)).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
   test('mmedpo-release: substring rule', () => {
     const r = scoreVqa(items, { convention: 'mmedpo-release' });
-    expect(r.totals.closed_acc).toBeCloseTo(200 / 3, 10);
-    expect(r.totals.closed_acc_llavamed).toBeCloseTo(200 / 3, 10);
+    expect(r.totals.closed_accuracy).toBeCloseTo(200 / 3, 10);
+    expect(r.totals.closed_accuracy_llavamed).toBeCloseTo(200 / 3, 10);
   });
   test('empty set → zeros', () => {
-    expect(scoreVqa([]).totals.closed_acc).toBe(0);
+    expect(scoreVqa([]).totals.closed_accuracy).toBe(0);
   });
 });
 
@@ -78,18 +78,18 @@ describe('report scoring', () => {
   test('empty predictions score 0 and never throw, both conventions', () => {
     for (const convention of ['pycoco', 'mmedpo-release'] as const) {
       const r = scoreReports([{ id: 'x', prediction: '', reference: 'The heart size is normal.' }, { id: 'y', prediction: '   ', reference: 'No effusion.' }], { convention });
-      for (const p of r.perItem) for (const k of ['BLEU_1', 'BLEU_4', 'ROUGE_L', 'METEOR']) expect(p.scores[k]).toBe(0);
-      expect(r.totals.BLEU_1).toBeLessThan(1e-6);
+      for (const p of r.perItem) for (const k of ['bleu1', 'bleu4', 'rouge_l', 'meteor']) expect(p.scores[k]).toBe(0);
+      expect(r.totals.bleu1).toBeLessThan(1e-6);
     }
     expect(() => scoreReports([])).not.toThrow();
   });
   test('identical reports score 100 on BLEU/ROUGE-L, METEOR near 100 and CE F1 = 100', () => {
     const t = 'Heart size is mildly enlarged. Small left pleural effusion. No pneumothorax.';
     const r = scoreReports([{ id: 'x', prediction: t, reference: t }]);
-    expect(r.totals.BLEU_4).toBeCloseTo(100, 6);
-    expect(r.totals.ROUGE_L).toBeCloseTo(100, 6);
-    expect(r.totals.METEOR).toBeGreaterThan(99);
-    expect(r.totals.CE_micro_F1).toBeCloseTo(100, 10);
+    expect(r.totals.bleu4).toBeCloseTo(100, 6);
+    expect(r.totals.rouge_l).toBeCloseTo(100, 6);
+    expect(r.totals.meteor).toBeGreaterThan(99);
+    expect(r.totals.ce_f1_micro).toBeCloseTo(100, 10);
   });
 });
 

@@ -1,40 +1,56 @@
 // Results rendering (pure: data in, strings out): the paper's Table 1 layout as Markdown and
 // CSV, and a self-contained HTML report with inline SVG plots (training loss and reward-margin
-// curves; metric bars per variant).
+// curves per variant; metric bars per variant). No external assets, no scripts.
 //
-// Rows are variants in the paper's order — base, + SFT, + DPO, + MMedPO, + SFT + MMedPO — then the
-// ablations that are present (stage1-only, stage2-only, no-crs, single-llm, global-noise), then
-// any other variant in input order. Columns default to Table 1: SLAKE open/closed, VQA-RAD
-// open/closed, IU-Xray BLEU/ROUGE-L/METEOR, MIMIC-CXR BLEU/ROUGE-L/METEOR; a column lists the
-// metric keys it accepts in preference order (e.g. "BLEU" from mmedpo-release, else "BLEU_4"
-// from pycoco). Columns with no value in any row are dropped. Values are percentages.
+// Rows are variants in the paper's order — base, + SFT, + DPO, + MMedPO (+ SFT + MMedPO if
+// present) — then the ablations that are present, in the order stage1-only, stage2-only, no-crs,
+// single-llm, global-noise, then any other variant in input order. Row values are the flat totals
+// of scorePredictions / `mmedpo eval` (percentages). Columns are fixed per format:
+//   vqa     open recall (open_recall), closed accuracy (closed_accuracy, LLaVA-Med rule as
+//           published under pycoco), closed accuracy strict (closed_accuracy_strict)
+//   report  BLEU = average of BLEU-1..4 (bleu_avg, else the mean of bleu1..bleu4), BLEU-1..4
+//           (bleu1..bleu4), ROUGE-L (rouge_l), METEOR (meteor), CE F1 (ce_f1_micro)
+// A missing value is "–" in Markdown and empty in CSV. Best value per column among the
+// non-ablation rows is bold in Markdown.
 
-export interface ResultRow {
+export type ResultsFormat = 'vqa' | 'report';
+
+export interface ResultsRow {
   variant: string;
-  /** Display name; defaults to the paper's name for known variants. */
-  label?: string;
-  /** dataset → metric → value (percent). */
-  results: Record<string, Record<string, number>>;
+  totals: Record<string, number>;
 }
 
-export interface TableColumn {
-  dataset: string;
-  metrics: string[];
+export interface ResultsColumn {
   header: string;
+  value: (totals: Record<string, number>) => number | undefined;
 }
 
-export const TABLE1_COLUMNS: readonly TableColumn[] = [
-  { dataset: 'slake', metrics: ['open_recall'], header: 'SLAKE open' },
-  { dataset: 'slake', metrics: ['closed_acc'], header: 'SLAKE closed' },
-  { dataset: 'vqa-rad', metrics: ['open_recall'], header: 'VQA-RAD open' },
-  { dataset: 'vqa-rad', metrics: ['closed_acc'], header: 'VQA-RAD closed' },
-  { dataset: 'iu-xray', metrics: ['BLEU', 'BLEU_4'], header: 'IU BLEU' },
-  { dataset: 'iu-xray', metrics: ['ROUGE_L'], header: 'IU ROUGE-L' },
-  { dataset: 'iu-xray', metrics: ['METEOR'], header: 'IU METEOR' },
-  { dataset: 'mimic-cxr', metrics: ['BLEU', 'BLEU_4'], header: 'MIMIC BLEU' },
-  { dataset: 'mimic-cxr', metrics: ['ROUGE_L'], header: 'MIMIC ROUGE-L' },
-  { dataset: 'mimic-cxr', metrics: ['METEOR'], header: 'MIMIC METEOR' },
-];
+const num = (t: Record<string, number>, k: string): number | undefined => (typeof t[k] === 'number' && Number.isFinite(t[k]) ? t[k] : undefined);
+
+function bleuAvg(t: Record<string, number>): number | undefined {
+  const a = num(t, 'bleu_avg');
+  if (a !== undefined) return a;
+  const b = [1, 2, 3, 4].map((n) => num(t, `bleu${n}`));
+  return b.every((x) => x !== undefined) ? (b as number[]).reduce((x, y) => x + y, 0) / 4 : undefined;
+}
+
+export const RESULTS_COLUMNS: Record<ResultsFormat, readonly ResultsColumn[]> = {
+  vqa: [
+    { header: 'Open recall', value: (t) => num(t, 'open_recall') },
+    { header: 'Closed accuracy', value: (t) => num(t, 'closed_accuracy') },
+    { header: 'Closed accuracy (strict)', value: (t) => num(t, 'closed_accuracy_strict') },
+  ],
+  report: [
+    { header: 'BLEU (avg 1-4)', value: bleuAvg },
+    { header: 'BLEU-1', value: (t) => num(t, 'bleu1') },
+    { header: 'BLEU-2', value: (t) => num(t, 'bleu2') },
+    { header: 'BLEU-3', value: (t) => num(t, 'bleu3') },
+    { header: 'BLEU-4', value: (t) => num(t, 'bleu4') },
+    { header: 'ROUGE-L', value: (t) => num(t, 'rouge_l') },
+    { header: 'METEOR', value: (t) => num(t, 'meteor') },
+    { header: 'CE F1', value: (t) => num(t, 'ce_f1_micro') },
+  ],
+};
 
 export const VARIANT_ORDER: readonly string[] = ['base', 'sft', 'dpo', 'mmedpo', 'sft+mmedpo', 'stage1-only', 'stage2-only', 'no-crs', 'single-llm', 'global-noise'];
 export const VARIANT_LABELS: Record<string, string> = {
@@ -49,9 +65,12 @@ export const VARIANT_LABELS: Record<string, string> = {
   'single-llm': 'ablation: single Med-LLM scorer',
   'global-noise': 'ablation: global noise',
 };
-const ABLATIONS = new Set(['stage1-only', 'stage2-only', 'no-crs', 'single-llm', 'global-noise']);
+export const ABLATIONS: ReadonlySet<string> = new Set(['stage1-only', 'stage2-only', 'no-crs', 'single-llm', 'global-noise']);
 
-export function orderRows(rows: readonly ResultRow[]): ResultRow[] {
+export const variantLabel = (v: string): string => VARIANT_LABELS[v] ?? v;
+
+/** Paper order (stable for unknown variants, which come last in input order). */
+export function orderRows<R extends { variant: string }>(rows: readonly R[]): R[] {
   const rank = (v: string) => {
     const i = VARIANT_ORDER.indexOf(v);
     return i < 0 ? VARIANT_ORDER.length : i;
@@ -59,34 +78,21 @@ export function orderRows(rows: readonly ResultRow[]): ResultRow[] {
   return rows.map((r, i) => ({ r, i })).sort((a, b) => rank(a.r.variant) - rank(b.r.variant) || a.i - b.i).map((x) => x.r);
 }
 
-export function cellValue(row: ResultRow, col: TableColumn): number | undefined {
-  const d = row.results[col.dataset];
-  if (!d) return undefined;
-  for (const m of col.metrics) if (typeof d[m] === 'number' && Number.isFinite(d[m])) return d[m];
-  return undefined;
+function checkFormat(format: string): asserts format is ResultsFormat {
+  if (format !== 'vqa' && format !== 'report') throw new Error(`unknown results format "${format}": use vqa or report`);
 }
 
-const labelOf = (r: ResultRow) => r.label ?? VARIANT_LABELS[r.variant] ?? r.variant;
-
-export interface ResultsTable {
-  markdown: string;
-  csv: string;
-  columns: TableColumn[];
-  rows: ResultRow[];
-}
-
-/** Table 1 layout. Best value per column among non-ablation rows is bold in Markdown. */
-export function renderResultsTable(rows: readonly ResultRow[], columns: readonly TableColumn[] = TABLE1_COLUMNS, digits = 2): ResultsTable {
+/** Table 1 layout as Markdown and CSV (2 decimals). */
+export function renderResultsTable(rows: { variant: string; totals: Record<string, number> }[], format: 'vqa' | 'report'): { markdown: string; csv: string } {
+  checkFormat(format);
+  const cols = RESULTS_COLUMNS[format];
   const ordered = orderRows(rows);
-  const cols = columns.filter((c) => ordered.some((r) => cellValue(r, c) !== undefined));
   const best = cols.map((c) => {
-    const vs = ordered.filter((r) => !ABLATIONS.has(r.variant)).map((r) => cellValue(r, c)).filter((v): v is number => v !== undefined);
+    const vs = ordered.filter((r) => !ABLATIONS.has(r.variant)).map((r) => c.value(r.totals ?? {})).filter((v): v is number => v !== undefined);
     return vs.length > 1 ? Math.max(...vs) : undefined;
   });
   const mdEsc = (s: string) => s.replace(/\|/g, '\\|');
-  const md: string[] = [];
-  md.push(`| Model | ${cols.map((c) => mdEsc(c.header)).join(' | ')} |`);
-  md.push(`|---|${cols.map(() => '---:').join('|')}|`);
+  const md: string[] = [`| Model | ${cols.map((c) => mdEsc(c.header)).join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`];
   let sep = false;
   for (const r of ordered) {
     if (ABLATIONS.has(r.variant) && !sep && ordered.some((x) => !ABLATIONS.has(x.variant))) {
@@ -94,34 +100,20 @@ export function renderResultsTable(rows: readonly ResultRow[], columns: readonly
       sep = true;
     }
     const cells = cols.map((c, i) => {
-      const v = cellValue(r, c);
+      const v = c.value(r.totals ?? {});
       if (v === undefined) return '–';
-      const s = v.toFixed(digits);
+      const s = v.toFixed(2);
       return !ABLATIONS.has(r.variant) && best[i] !== undefined && v === best[i] ? `**${s}**` : s;
     });
-    md.push(`| ${mdEsc(labelOf(r))} | ${cells.join(' | ')} |`);
+    md.push(`| ${mdEsc(variantLabel(r.variant))} | ${cells.join(' | ')} |`);
   }
   const csvEsc = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   const csv: string[] = [['variant', 'model', ...cols.map((c) => c.header)].map(csvEsc).join(',')];
-  for (const r of ordered) csv.push([r.variant, labelOf(r), ...cols.map((c) => { const v = cellValue(r, c); return v === undefined ? '' : v.toFixed(digits); })].map(csvEsc).join(','));
-  return { markdown: md.join('\n') + '\n', csv: csv.join('\n') + '\n', columns: cols, rows: ordered };
+  for (const r of ordered) csv.push([r.variant, variantLabel(r.variant), ...cols.map((c) => { const v = c.value(r.totals ?? {}); return v === undefined ? '' : v.toFixed(2); })].map(csvEsc).join(','));
+  return { markdown: md.join('\n') + '\n', csv: csv.join('\n') + '\n' };
 }
 
 // ---------------------------------------------------------------- HTML report
-
-export interface TrainingCurves {
-  variant: string;
-  loss?: readonly number[];
-  rewardMargin?: readonly number[];
-}
-
-export interface HtmlReportInput {
-  title: string;
-  rows: readonly ResultRow[];
-  columns?: readonly TableColumn[];
-  curves?: readonly TrainingCurves[];
-  notes?: readonly string[];
-}
 
 export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
@@ -179,18 +171,28 @@ export function svgBarChart(title: string, bars: ReadonlyArray<{ name: string; v
 }
 
 /** Self-contained HTML: results table, metric bars per variant, training curves, notes. */
-export function renderHtmlReport(input: HtmlReportInput): string {
-  const table = renderResultsTable(input.rows, input.columns ?? TABLE1_COLUMNS);
-  const head = `<tr><th>Model</th>${table.columns.map((c) => `<th>${escapeHtml(c.header)}</th>`).join('')}</tr>`;
-  const body = table.rows
-    .map((r) => `<tr><td>${escapeHtml(labelOf(r))}</td>${table.columns.map((c) => { const v = cellValue(r, c); return `<td>${v === undefined ? '–' : v.toFixed(2)}</td>`; }).join('')}</tr>`)
+export function renderHtmlReport(input: {
+  title: string;
+  rows: { variant: string; totals: Record<string, number> }[];
+  format: 'vqa' | 'report';
+  curves: { variant: string; loss: number[]; rewardMargin?: number[] }[];
+  notes?: string[];
+}): string {
+  checkFormat(input.format);
+  const cols = RESULTS_COLUMNS[input.format];
+  const ordered = orderRows(input.rows);
+  const head = `<tr><th>Model</th>${cols.map((c) => `<th>${escapeHtml(c.header)}</th>`).join('')}</tr>`;
+  const body = ordered
+    .map((r) => `<tr><td>${escapeHtml(variantLabel(r.variant))}</td>${cols.map((c) => { const v = c.value(r.totals ?? {}); return `<td>${v === undefined ? '–' : v.toFixed(2)}</td>`; }).join('')}</tr>`)
     .join('\n');
-  const bars = table.columns
-    .map((c) => svgBarChart(c.header, table.rows.filter((r) => cellValue(r, c) !== undefined).map((r) => ({ name: labelOf(r), value: cellValue(r, c) as number }))))
+  const bars = cols
+    .map((c) => ({ c, bars: ordered.map((r) => ({ name: variantLabel(r.variant), value: c.value(r.totals ?? {}) })).filter((b): b is { name: string; value: number } => b.value !== undefined) }))
+    .filter((x) => x.bars.length > 0)
+    .map((x) => svgBarChart(x.c.header, x.bars))
     .join('\n');
   const curves = input.curves ?? [];
-  const lossSeries = curves.filter((c) => c.loss?.length).map((c) => ({ name: VARIANT_LABELS[c.variant] ?? c.variant, values: c.loss as number[] }));
-  const marginSeries = curves.filter((c) => c.rewardMargin?.length).map((c) => ({ name: VARIANT_LABELS[c.variant] ?? c.variant, values: c.rewardMargin as number[] }));
+  const lossSeries = curves.filter((c) => c.loss?.length).map((c) => ({ name: variantLabel(c.variant), values: c.loss }));
+  const marginSeries = curves.filter((c) => c.rewardMargin?.length).map((c) => ({ name: variantLabel(c.variant), values: c.rewardMargin as number[] }));
   const plots = curves.length ? `<h2>Training</h2>\n${svgLineChart('training loss', lossSeries)}\n${svgLineChart('reward margin', marginSeries)}` : '';
   const notes = input.notes?.length ? `<h2>Notes</h2><ul>${input.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : '';
   return `<!doctype html>
@@ -198,7 +200,7 @@ export function renderHtmlReport(input: HtmlReportInput): string {
 <style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}svg{margin:8px;vertical-align:top}</style>
 </head><body>
 <h1>${escapeHtml(input.title)}</h1>
-<h2>Results</h2>
+<h2>Results (${input.format === 'vqa' ? 'Med-VQA' : 'report generation'})</h2>
 <table>
 ${head}
 ${body}
