@@ -27,6 +27,7 @@ import { closedLlavaMed, closedStrict, closedSubstring, normalizeAnswer, openRec
 export * from './bleu';
 export * from './rouge';
 export * from './meteor';
+export * from './wordnet';
 export * from './vqa';
 export * from './tokenize';
 export * from './clinical';

