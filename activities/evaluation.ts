@@ -8,6 +8,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { CONVENTIONS, parsePredictionsJsonl, PredictionsError, score, type Convention } from '../core/metrics';
 import { artifactStore } from '../lib/env';
+import { loadWordNet } from '../lib/wordnet';
 
 export async function scorePredictions(input: {
   predictionsKey: string;
@@ -28,7 +29,7 @@ export async function scorePredictions(input: {
     if (e instanceof PredictionsError) throw ApplicationFailure.nonRetryable(`${predictionsKey}: ${e.message}`, 'BadPredictions');
     throw e;
   }
-  const r = score(format, items, { convention });
+  const r = score(format, items, { convention, wordnet: format === 'report' ? loadWordNet() : null });
   const put = await store.putJson('eval-scores', {
     predictionsKey,
     format,

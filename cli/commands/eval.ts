@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { Command } from 'commander';
 import { renderHtmlReport, renderResultsTable, type ResultsFormat, type ResultsRow } from '../../core/report';
 import { CONVENTIONS, parsePredictionsJsonl, score, type Convention, type EvalFormat, type ReportTokenizer } from '../../core/metrics';
+import { loadWordNet } from '../../lib/wordnet';
 import { action, printJson, UserError } from '../util';
 
 type Curve = { variant: string; loss: number[]; rewardMargin?: number[] };
@@ -80,7 +81,7 @@ export function register(program: Command): Command {
         }
         if (items.length === 0) throw new UserError(`${o.predictions}: no predictions`);
         const t0 = performance.now();
-        const r = score(o.format as EvalFormat, items, { convention: o.convention as Convention, tokenizer: o.tokenizer as ReportTokenizer, clinical: o.clinical });
+        const r = score(o.format as EvalFormat, items, { convention: o.convention as Convention, tokenizer: o.tokenizer as ReportTokenizer, clinical: o.clinical, wordnet: o.format === 'report' ? loadWordNet() : null });
         const ms = performance.now() - t0;
         if (o.json) {
           printJson({ file: o.predictions, format: r.format, convention: r.convention, n: r.n, totals: r.totals, notes: r.notes, ms: Math.round(ms), ...(o.perItem ? { perItem: r.perItem } : {}) });

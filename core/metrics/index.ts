@@ -10,7 +10,7 @@
 //   mmedpo-release  the authors' released evaluation: per item, on lowercased whitespace-normalized
 //                   tokens, nltk sentence_bleu + SmoothingFunction().method7 (BLEU-1..4 with
 //                   single-n-gram weights (1,0,0,0)…(0,0,0,1); "BLEU" with (¼,¼,¼,¼)), rouge-package
-//                   ROUGE-L F, nltk meteor_score (exact + stem; no WordNet), averaged over items.
+//                   ROUGE-L F, nltk meteor_score (exact + stem + WordNet synonyms when available), averaged over items.
 //                   VQA closed accuracy = normalized answer ⊂ normalized prediction.
 // All totals are percentages (×100), flat keys: VQA open_recall, closed_accuracy,
 // closed_accuracy_strict (+ closed_accuracy_llavamed under mmedpo-release), n_open, n_closed;
@@ -19,7 +19,8 @@
 // Empty predictions score 0 and never throw.
 import { NLTK_CUMULATIVE_WEIGHTS, NLTK_SINGLE_WEIGHTS, pycocoBleuStats, pycocoCorpusBleu, sentenceBleuMethod7, type PycocoBleuStats } from './bleu';
 import { binaryLabels, clinicalEfficacy } from './clinical';
-import { METEOR15_EN, METEOR_DESCRIPTION, METEOR_NLTK, meteor } from './meteor';
+import { METEOR15_EN, METEOR_NLTK, meteor, meteorDescription } from './meteor';
+import type { SynonymSource } from './wordnet';
 import { rougeLPycoco, rougeLRougePackage } from './rouge';
 import { normalizeWhitespace, pycocoText, whitespaceTokens, type ReportTokenizer } from './tokenize';
 import { closedLlavaMed, closedStrict, closedSubstring, normalizeAnswer, openRecall } from './vqa';
@@ -67,6 +68,8 @@ export interface ReportOptions {
   tokenizer?: ReportTokenizer;
   /** Skip the CheXpert-style labeler (faster; for benches). */
   clinical?: boolean;
+  /** WordNet for METEOR's synonym stage (lib/wordnet.ts loadWordNet()); absent → exact + stem only. */
+  wordnet?: SynonymSource | null;
 }
 
 export function scoreReports(items: readonly PredictionItem[], opts: ReportOptions = {}): EvalResult {
@@ -74,7 +77,7 @@ export function scoreReports(items: readonly PredictionItem[], opts: ReportOptio
   const tokenizer = opts.tokenizer ?? 'whitespace';
   const perItem: ItemScores[] = [];
   const totals: Record<string, number> = {};
-  const notes: string[] = [METEOR_DESCRIPTION];
+  const notes: string[] = [meteorDescription(opts.wordnet)];
   if (convention === 'pycoco') {
     const stats: PycocoBleuStats[] = [];
     const rouge: number[] = [];
@@ -85,7 +88,7 @@ export function scoreReports(items: readonly PredictionItem[], opts: ReportOptio
       const s = pycocoBleuStats(whitespaceTokens(hyp), whitespaceTokens(ref));
       stats.push(s);
       const r = (it.prediction ?? '').trim() === '' ? 0 : rougeLPycoco(hyp, ref);
-      const m = meteor(whitespaceTokens(hyp), whitespaceTokens(ref), METEOR15_EN);
+      const m = meteor(whitespaceTokens(hyp), whitespaceTokens(ref), METEOR15_EN, opts.wordnet);
       rouge.push(r);
       met.push(m);
       const b = pycocoCorpusBleu([s]);
@@ -98,7 +101,7 @@ export function scoreReports(items: readonly PredictionItem[], opts: ReportOptio
     totals.rouge_l = pct(mean(rouge));
     totals.meteor = pct(mean(met));
     notes.push('bleu1..bleu4: pycocoevalcap corpus BLEU (closest reference length); bleu = bleu_avg = mean of bleu1..bleu4; per-item BLEU is the same formula on one study');
-    notes.push(`METEOR parameters: METEOR 1.5 English alpha=0.85 beta=0.20 gamma=0.60, stem weight 0.6; delta=0.75 not applied (no function-word list)`);
+    notes.push(`METEOR parameters: METEOR 1.5 English alpha=0.85 beta=0.20 gamma=0.60, module weights exact 1.0 / stem 0.6 / synonym 0.8; delta=0.75 not applied (no function-word list)`);
     if (tokenizer === 'r2gen') notes.push('text cleaned with R2Gen clean_report_iu_xray before scoring');
   } else {
     const keys = ['bleu1', 'bleu2', 'bleu3', 'bleu4', 'bleu', 'bleu_avg', 'rouge_l', 'meteor'];
@@ -110,7 +113,7 @@ export function scoreReports(items: readonly PredictionItem[], opts: ReportOptio
       const ref = refS ? refS.split(' ') : [];
       const b = hyp.length && ref.length ? sentenceBleuMethod7(hyp, ref, [...NLTK_SINGLE_WEIGHTS, NLTK_CUMULATIVE_WEIGHTS]) : [0, 0, 0, 0, 0];
       const r = rougeLRougePackage(hypS, refS);
-      const m = meteor(hyp, ref, METEOR_NLTK);
+      const m = meteor(hyp, ref, METEOR_NLTK, opts.wordnet);
       const row = { bleu1: pct(b[0]), bleu2: pct(b[1]), bleu3: pct(b[2]), bleu4: pct(b[3]), bleu: pct(b[4]), bleu_avg: pct((b[0] + b[1] + b[2] + b[3]) / 4), rouge_l: pct(r), meteor: pct(m) };
       for (const k of keys) acc[k].push(row[k as keyof typeof row]);
       perItem.push({ id: it.id, scores: row });

@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { scorePredictions } from '../../activities';
 import { scoreReports, scoreVqa } from '../../core/metrics';
 import { artifactStore } from '../../lib/env';
+import { loadWordNet } from '../../lib/wordnet';
 
 const reportRows = [
   { id: 'r1', prediction: 'The heart size is normal. No pleural effusion.', reference: 'Heart size is normal. No pleural effusion or pneumothorax.' },
@@ -33,7 +34,7 @@ describe('scorePredictions activity (real MinIO)', () => {
   it('scores a report file, stores per-item scores + totals, same key on re-run', async () => {
     const put = await store.putBytes('test-predictions', jsonl(reportRows), { ext: '.jsonl' });
     const a = await scorePredictions({ predictionsKey: put.key, format: 'report', convention: 'pycoco' });
-    expect(a.totals).toEqual(scoreReports(reportRows, { convention: 'pycoco' }).totals);
+    expect(a.totals).toEqual(scoreReports(reportRows, { convention: 'pycoco', wordnet: loadWordNet() }).totals);
     for (const k of ['bleu1', 'bleu2', 'bleu3', 'bleu4', 'bleu', 'rouge_l', 'meteor', 'ce_f1_micro', 'ce_f1_macro']) expect(Number.isFinite(a.totals[k])).toBe(true);
     expect(a.totals.bleu1).toBeGreaterThan(0);
     const stored = (await store.getJson(a.scoresKey)) as Stored;
@@ -47,7 +48,7 @@ describe('scorePredictions activity (real MinIO)', () => {
     const b = await scorePredictions({ predictionsKey: put.key, format: 'report', convention: 'pycoco' });
     expect(b.scoresKey).toBe(a.scoresKey);
     const rel = await scorePredictions({ predictionsKey: put.key, format: 'report', convention: 'mmedpo-release' });
-    expect(rel.totals).toEqual(scoreReports(reportRows, { convention: 'mmedpo-release' }).totals);
+    expect(rel.totals).toEqual(scoreReports(reportRows, { convention: 'mmedpo-release', wordnet: loadWordNet() }).totals);
     expect(rel.totals.bleu).toBeGreaterThan(0);
     expect(rel.scoresKey).not.toBe(a.scoresKey);
   });

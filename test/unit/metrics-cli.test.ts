@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { scoreReports } from '../../core/metrics';
+import { loadWordNet } from '../../lib/wordnet';
 
 const ROOT = path.resolve(__dirname, '../..');
 const mmedpo = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/mmedpo.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -22,8 +23,8 @@ describe('mmedpo eval (no stack)', () => {
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.n).toBe(2);
-    expect(j.totals).toEqual(scoreReports(rows.map((x) => ({ ...x, id: String(x.id) })), { convention: 'mmedpo-release' }).totals);
-    expect(j.notes.join(' ')).toMatch(/no WordNet/);
+    expect(j.totals).toEqual(scoreReports(rows.map((x) => ({ ...x, id: String(x.id) })), { convention: 'mmedpo-release', wordnet: loadWordNet() }).totals);
+    expect(j.notes.join(' ')).toMatch(/WordNet synonym stages \(WordNet 3\.0 database\)/);
   });
 
   test('bad row → one-line error naming the line', () => {
