@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   NLTK_CUMULATIVE_WEIGHTS, NLTK_SINGLE_WEIGHTS, METEOR_NLTK, bleuPycoco, meteor, porterStem, r2genClean,
-  rougeLPycoco, rougeLRougePackage, sentenceBleuMethod7, whitespaceTokens, normalizeWhitespace,
+  rougeLPycoco, rougeLRougePackage, sentenceBleuMethod7, whitespaceTokens, normalizeWhitespace, scoreReports,
 } from '../../core/metrics';
 import { findWordNetDir, loadWordNetFrom } from '../../lib/wordnet';
 
@@ -99,5 +99,24 @@ describe('golden: nltk meteor_score with real WordNet 3.0', () => {
     expect(maxDiff(stub, G.synonym_pairs.map((x) => x.meteor))).toBeLessThan(1e-6);
     // the synonym stage really changes scores on most substituted pairs
     expect(G.synonym_pairs.filter((x) => Math.abs(x.meteor_wordnet - x.meteor) > 1e-9).length).toBeGreaterThan(100);
+  });
+});
+
+describe('scoreReports: METEOR stages follow WordNet availability', () => {
+  const items = [
+    { id: 'a', prediction: 'the chest film is clear', reference: 'the thorax film is open' }, // chest ~ thorax, clear ~ open (stem-invariant: nltk's synonym stage sees stems)
+    { id: 'b', prediction: '', reference: 'no effusion' },
+  ];
+  test('synonym stage raises METEOR and notes say which stages ran; empty prediction scores 0', () => {
+    const dir = findWordNetDir();
+    expect(dir).not.toBeNull();
+    for (const convention of ['pycoco', 'mmedpo-release'] as const) {
+      const without = scoreReports(items, { convention });
+      const withWn = scoreReports(items, { convention, wordnet: loadWordNetFrom(dir as string) });
+      expect(withWn.perItem[0].scores.meteor).toBeGreaterThan(without.perItem[0].scores.meteor);
+      expect(withWn.perItem[1].scores.meteor).toBe(0);
+      expect(without.notes[0]).toMatch(/exact \+ Porter-stem matching stages only; no WordNet/);
+      expect(withWn.notes[0]).toMatch(/exact \+ Porter-stem \+ WordNet synonym stages/);
+    }
   });
 });
