@@ -3,3 +3,4 @@ export * from './ingest';
 export * from './visual';
 export * from './training';
 export * from './campaign';
+export * from './evaluation';

@@ -6,6 +6,7 @@ import { register as registerDataset } from './commands/dataset';
 import { register as registerWorker } from './commands/worker';
 import { registerPhantom } from './commands/phantom';
 import { register as registerVisualTool } from './commands/visual-tool';
+import { register as registerEval } from './commands/eval';
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ const datasetCommand = registerDataset(program);
 registerPhantom(datasetCommand);
 registerWorker(program);
 registerVisualTool(program);
+registerEval(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`mmedpo: ${e.message}`);
