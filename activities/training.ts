@@ -210,10 +210,8 @@ async function getTar(key: string, dest: string): Promise<boolean> {
 export async function fetchAdapterDir(key: string): Promise<string> {
   const dir = path.join(workRoot(), 'adapters', sha256Hex(Buffer.from(key)).slice(0, 20));
   if (!fs.existsSync(path.join(dir, '.complete'))) {
-    const bytes = await artifactStore().tryGetBytes(key);
-    if (!bytes) throw ApplicationFailure.nonRetryable(`adapter ${key} not found in S3`, 'TrainingInputError');
     await fs.promises.rm(dir, { recursive: true, force: true });
-    await untar(bytes, dir);
+    if (!(await getTar(key, dir))) throw ApplicationFailure.nonRetryable(`adapter ${key} not found in S3`, 'TrainingInputError');
     await fs.promises.writeFile(path.join(dir, '.complete'), key);
   }
   return modelRootIn(dir);
