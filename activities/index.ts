@@ -2,3 +2,5 @@
 export * from './ingest';
 export * from './visual';
 export * from './training';
+export * from './models';
+export * from './text';

@@ -2,3 +2,4 @@
 // Deterministic code only: no I/O, no Node builtins, activities imported as types.
 export * from './ingest';
 export * from './training';
+export * from './text';
