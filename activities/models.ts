@@ -152,6 +152,8 @@ export interface DebateTurnInput {
   role: ModelRole;
   agent: number;
   turn: number;
+  /** 0-based round (turn div agents); the offline heuristics concede as rounds pass. */
+  round: number;
   campaignSeed: number;
   itemId: string;
   /** The response under rating (y_l), text only. */
@@ -180,7 +182,7 @@ export async function debateTurn(i: DebateTurnInput): Promise<DebateTurnOutput> 
     promptVersion: PROMPT_VERSIONS.agent,
     messages,
     sampleIndex: i.turn,
-    offline: () => offlineAgent({ model: i.role.model, yl: i.response, groundTruth: i.groundTruth, previous: i.previous, scale: i.scale }),
+    offline: () => offlineAgent({ model: i.role.model, yl: i.response, groundTruth: i.groundTruth, previous: i.previous, scale: i.scale, round: i.round }),
     validate: (t) => {
       const p = parseAgentReply(t, i.scale, !!i.previous);
       return p.ok ? { ok: true, value: p.vote } : { ok: false, error: p.error };

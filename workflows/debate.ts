@@ -51,6 +51,7 @@ export async function runDebate(i: RunDebateInput, view: DebateView): Promise<De
       role,
       agent,
       turn,
+      round: Math.floor(turn / agents.length),
       campaignSeed: i.campaignSeed,
       itemId: i.itemId,
       response: i.response,

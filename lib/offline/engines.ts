@@ -83,12 +83,18 @@ export function heuristicFor(model: string): string {
   return m && HEURISTICS[m[1]!] ? m[1]! : 'distance';
 }
 
-export function offlineAgent(o: { model: string; yl: string; groundTruth?: string; previous?: { score: number }; scale: { min: number; max: number } }): string {
+/**
+ * A heuristic agent's reply. It agrees (adopts the previous score) when its own estimate is within its
+ * tolerance of it; the tolerance widens by one every two rounds (a panel member conceding over time),
+ * so close disagreements settle in a later round and wide ones run to the cap.
+ */
+export function offlineAgent(o: { model: string; yl: string; groundTruth?: string; previous?: { score: number }; scale: { min: number; max: number }; round?: number }): string {
   const name = heuristicFor(o.model);
   const h = HEURISTICS[name]!;
   const own = Math.round(o.scale.min + (o.scale.max - o.scale.min) * h.raw(o.yl, o.groundTruth ?? ''));
-  if (o.previous && Math.abs(own - o.previous.score) <= h.tolerance) {
-    return JSON.stringify({ agree: true, score: o.previous.score, reason: `heuristic ${name}: own estimate ${own} is within ${h.tolerance} of ${o.previous.score}` });
+  const tolerance = h.tolerance + Math.floor((o.round ?? 0) / 2);
+  if (o.previous && Math.abs(own - o.previous.score) <= tolerance) {
+    return JSON.stringify({ agree: true, score: o.previous.score, reason: `heuristic ${name}: own estimate ${own} is within ${tolerance} of ${o.previous.score}` });
   }
   return JSON.stringify({ agree: false, score: own, reason: `heuristic ${name}: ${h.describe}` });
 }
