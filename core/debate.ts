@@ -142,3 +142,11 @@ export function parseAgentReply(text: string, scale: DebateScale, hasPrevious: b
   if (score < scale.min || score > scale.max) return { ok: false, error: `"score" ${score} is outside the scale ${scale.min}–${scale.max}` };
   return { ok: true, vote: { agree: false, score, reason } };
 }
+
+/** Campaign counters over finished debates: turns per item and the consensus rate. */
+export function debateStats(outcomes: readonly Pick<DebateOutcome, 'turns' | 'consensus'>[]): { items: number; turns: number; meanTurns: number; consensusRate: number } {
+  const items = outcomes.length;
+  const turns = outcomes.reduce((a, o) => a + o.turns, 0);
+  const consensus = outcomes.filter((o) => o.consensus).length;
+  return { items, turns, meanTurns: items ? turns / items : 0, consensusRate: items ? consensus / items : 0 };
+}

@@ -20,7 +20,7 @@ export interface TextItemInput {
   kind: 'vqa' | 'report';
   config: { models: CampaignConfig['models']; curation: CampaignConfig['curation']; debate: CampaignConfig['debate'] };
   /** Also run a single-agent debate (agent 0, one turn) for the Single-LLM ablation. */
-  alsoSingleAgent: boolean;
+  alsoSingleAgent?: boolean;
   /** Prefix for the per-role model queues (tests use unique queues); default none. */
   queuePrefix?: string;
 }

@@ -1,5 +1,5 @@
 // The debate protocol rules (core/debate.ts) against hand-computed values.
-import { agentForTurn, DebateTurnRecord, evaluateDebate, parseAgentReply, previousVote, resolveVote, turnCap } from '../../core/debate';
+import { agentForTurn, debateStats, DebateTurnRecord, evaluateDebate, parseAgentReply, previousVote, resolveVote, turnCap } from '../../core/debate';
 
 const scale = { min: 1, max: 10 };
 
@@ -92,5 +92,12 @@ describe('debate rules', () => {
     expect(parseAgentReply('{"agree": "yes", "score": 6}', scale, true)).toMatchObject({ ok: false });
     // The first agent cannot agree with nobody: its own score counts.
     expect(resolveVote({ agree: true, score: 6, reason: '' }, undefined)).toEqual({ score: 6, agree: false });
+  });
+});
+
+describe('debate counters', () => {
+  test('turns per item and consensus rate', () => {
+    expect(debateStats([{ turns: 3, consensus: true }, { turns: 15, consensus: false }, { turns: 4, consensus: true }, { turns: 1, consensus: true }])).toEqual({ items: 4, turns: 23, meanTurns: 23 / 4, consensusRate: 0.75 });
+    expect(debateStats([])).toEqual({ items: 0, turns: 0, meanTurns: 0, consensusRate: 0 });
   });
 });
