@@ -70,6 +70,7 @@ export async function sampleTarget(i: SampleTargetInput): Promise<SampleTargetOu
     messages,
     sampleIndex: i.sampleIndex,
     offline: () => offlineTarget({ seed: i.campaignSeed, itemId: i.itemId, groundTruth: i.groundTruth, sampleIndex: i.sampleIndex }),
+    offlineInputs: { seed: i.campaignSeed, itemId: i.itemId, groundTruth: i.groundTruth },
     validate: nonEmpty,
   });
   return { ok: r.ok, text: r.value, invalid: r.error, ...info(r, i.role.model) };
@@ -137,6 +138,7 @@ export async function judgeGenerate(i: JudgeInput): Promise<JudgeGenerateOutput>
     messages,
     sampleIndex: 0,
     offline: () => offlineJudgeGenerate({ seed: i.campaignSeed, itemId: i.itemId, groundTruth: i.groundTruth }),
+    offlineInputs: { seed: i.campaignSeed, itemId: i.itemId },
     validate: (t) => {
       const v = extractJsonObject(t) as Record<string, unknown> | undefined;
       if (!v || typeof v.response !== 'string' || !v.response.trim()) return { ok: false, error: 'reply is not a JSON object {response, conflicts} with a non-empty response' };
@@ -183,6 +185,7 @@ export async function debateTurn(i: DebateTurnInput): Promise<DebateTurnOutput> 
     messages,
     sampleIndex: i.turn,
     offline: () => offlineAgent({ model: i.role.model, yl: i.response, groundTruth: i.groundTruth, previous: i.previous, scale: i.scale, round: i.round }),
+    offlineInputs: { groundTruth: i.groundTruth ?? null, round: i.round },
     validate: (t) => {
       const p = parseAgentReply(t, i.scale, !!i.previous);
       return p.ok ? { ok: true, value: p.vote } : { ok: false, error: p.error };

@@ -32,6 +32,12 @@ export interface ModelCallSpec<T> {
   sampleIndex: number;
   /** The offline engine's reply for this call (used when the role has no baseURL). */
   offline: (messages: ChatMessage[]) => string;
+  /**
+   * What the offline engine reads beyond the messages (item, seed, ground truth, round…). Part of the
+   * cache key only when the role is offline, so two items never share an offline reply they would not
+   * get; a real endpoint's key stays (role, model, prompt version, messages, params, sample index).
+   */
+  offlineInputs?: unknown;
   validate: (text: string) => Validation<T>;
 }
 
@@ -61,14 +67,23 @@ function digestMessages(messages: ChatMessage[]): unknown {
   );
 }
 
-export function replyCacheKey(o: { roleName: string; model: string; promptVersion: string; messages: ChatMessage[]; params: { temperature: number; maxTokens: number }; sampleIndex: number }): string {
-  const h = hashJson({ role: o.roleName, model: o.model, promptVersion: o.promptVersion, messages: digestMessages(o.messages), params: o.params, sampleIndex: o.sampleIndex });
+export function replyCacheKey(o: { roleName: string; model: string; promptVersion: string; messages: ChatMessage[]; params: { temperature: number; maxTokens: number }; sampleIndex: number; offlineInputs?: unknown }): string {
+  const h = hashJson({
+    role: o.roleName,
+    model: o.model,
+    promptVersion: o.promptVersion,
+    messages: digestMessages(o.messages),
+    params: o.params,
+    sampleIndex: o.sampleIndex,
+    ...(o.offlineInputs !== undefined ? { offline: o.offlineInputs } : {}),
+  });
   return artifactStore().namedKey(`model-replies/${h.slice(0, 2)}/${h}.json`);
 }
 
 async function cachedAsk(spec: ModelCallSpec<unknown>, promptVersion: string, messages: ChatMessage[]): Promise<{ reply: CachedReply; key: string; hit: boolean; requests: number }> {
   const params = { temperature: spec.role.temperature, maxTokens: spec.role.maxTokens };
-  const key = replyCacheKey({ roleName: spec.roleName, model: spec.role.model, promptVersion, messages, params, sampleIndex: spec.sampleIndex });
+  const offlineInputs = spec.role.baseURL ? undefined : (spec.offlineInputs ?? null);
+  const key = replyCacheKey({ roleName: spec.roleName, model: spec.role.model, promptVersion, messages, params, sampleIndex: spec.sampleIndex, offlineInputs });
   const store = artifactStore();
   const hit = await store.tryGetJson<CachedReply>(key);
   if (hit) return { reply: hit, key, hit: true, requests: 0 };

@@ -24,6 +24,7 @@ import { parseCampaignConfig } from '../../core/config';
 import { artifactStore } from '../../lib/env';
 import { createModelWorkers } from '../../workers/models';
 import type { TextItemInput, TextItemResult } from '../../workflows/text';
+import { OFFLINE_GROUND_TRUTHS, playOfflineDebate } from '../helpers/offline-debate';
 import { startFakeOpenAI, FakeOpenAI, FakeRequest, FakeAction } from '../helpers/fake-openai';
 import { connectClient, makeWorker, uniqueQueue, workflowBundle } from '../helpers/temporal';
 
@@ -301,6 +302,51 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
     }
   });
 
+  test('offline roles (no baseURL) go through the same activities: results equal the pure heuristic debate', async () => {
+    const offline = parseCampaignConfig({});
+    expect(offline.models.agents.map((a) => a.model)).toEqual(['offline-heuristic-entity', 'offline-heuristic-anatomy', 'offline-heuristic-distance']);
+    const prefix = `${uniqueQueue('to')}-`;
+    const workers = await createModelWorkers(offline, { queuePrefix: prefix });
+    const run = Promise.all(workers.map((w) => w.run()));
+    const before = fake.log.length;
+    try {
+      const results = await runItems(OFFLINE_GROUND_TRUTHS.map((_, i) => i), 'offline', wfQueue, (i) => {
+        const gt = OFFLINE_GROUND_TRUTHS[i]!;
+        const short = gt.split(' ').length < 4;
+        return {
+          campaignSeed: 11,
+          itemId: `offline-${i}`,
+          ...(short ? { question: `What is shown in image ${i}?` } : {}),
+          groundTruth: gt,
+          kind: short ? 'vqa' : 'report',
+          config: { models: offline.models, curation: offline.curation, debate: offline.debate },
+          queuePrefix: prefix,
+        };
+      });
+      expect(fake.log.length - before).toBe(0);
+      let consensus = 0;
+      for (const [i, r] of results.entries()) {
+        expect(r.quarantined).toBeUndefined();
+        const pair = await artifactStore().getJson<TextPairRecord>(r.pairKey!);
+        expect(pair.y_l).not.toBe(pair.y_w);
+        const ref = playOfflineDebate({ yl: pair.y_l, groundTruth: OFFLINE_GROUND_TRUTHS[i]!, models: offline.models.agents.map((a) => a.model), rounds: offline.debate.rounds, scale: offline.debate.scale });
+        expect(r.score).toBeCloseTo(ref.outcome.score!, 12);
+        expect(r.turns).toBe(ref.outcome.turns);
+        expect(r.consensus).toBe(ref.outcome.consensus);
+        const tr = await artifactStore().getJson<DebateTranscript>(r.transcriptKey!);
+        expect(tr.turns.map((t) => t.score)).toEqual(ref.scores);
+        expect(tr.turns.every((t) => t.model.startsWith('offline-heuristic-'))).toBe(true);
+        if (r.consensus) consensus++;
+      }
+      console.log(`offline debates: ${consensus}/${results.length} consensus, turns ${results.map((r) => r.turns).join(',')}`);
+      expect(consensus).toBeGreaterThan(0); // the heuristics settle some debates…
+      expect(consensus).toBeLessThan(results.length); // …and run others to the cap
+    } finally {
+      for (const w of workers) w.shutdown();
+      await run;
+    }
+  });
+
   test('the API key value appears in no workflow history, worker log or cached reply (and did reach the endpoint)', async () => {
     expect(fake.authHeaders.length).toBeGreaterThan(0);
     expect(fake.authHeaders.every((h) => h === `Bearer ${KEY}`)).toBe(true);
@@ -319,7 +365,7 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
       expect(json.includes(KEY.slice(8))).toBe(false);
       if (json.includes(KEY_ENV)) withEnvName++; // positive control: payloads are decoded and greppable
     }
-    expect(withEnvName).toBe(workflowIds.length);
+    expect(withEnvName).toBe(workflowIds.filter((id) => !id.includes('-offline-')).length);
     const logs = workerLogs.join('');
     expect(logs).toContain('text worker ready');
     expect(logs.includes(KEY)).toBe(false);

@@ -3,6 +3,7 @@ import { seededRng } from '../../core/rng';
 import { extractFindings, findConflicts } from '../../lib/offline/findings';
 import { perturb, perturbShort } from '../../lib/offline/perturb';
 import { offlineAgent, offlineJudgeGenerate, offlineJudgeSelect, offlineTarget } from '../../lib/offline/engines';
+import { OFFLINE_GROUND_TRUTHS, playOfflineDebate } from '../helpers/offline-debate';
 
 const REPORT = 'There is a small left pleural effusion. No pneumothorax. The heart size is normal.';
 
@@ -74,5 +75,16 @@ describe('offline roles', () => {
     // Agreement within tolerance adopts the previous score.
     const agree = JSON.parse(offlineAgent({ model: models[1]!, yl: 'There is a large right pneumothorax.', groundTruth: REPORT, previous: { score: firstScores[1]! + 1 }, scale }));
     expect(agree).toMatchObject({ agree: true, score: firstScores[1]! + 1 });
+  });
+  test('offline debates over judge-written hallucinations: some reach consensus in a later round, some hit the cap', () => {
+    const models = ['offline-heuristic-entity', 'offline-heuristic-anatomy', 'offline-heuristic-distance'];
+    const outs = OFFLINE_GROUND_TRUTHS.map((gt, i) => {
+      const yl = JSON.parse(offlineJudgeGenerate({ seed: 1, itemId: `i${i}`, groundTruth: gt })).response as string;
+      return playOfflineDebate({ yl, groundTruth: gt, models, rounds: 5, scale: { min: 1, max: 10 } }).outcome;
+    });
+    expect(outs.filter((o) => o.consensus && o.rounds > 1).length).toBeGreaterThan(0);
+    const capped = outs.filter((o) => o.atCap);
+    expect(capped.length).toBeGreaterThan(0);
+    for (const o of capped) expect(o.turns).toBe(15);
   });
 });
