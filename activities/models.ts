@@ -55,8 +55,13 @@ export async function sampleTarget(i: SampleTargetInput): Promise<SampleTargetOu
   const instruction = i.kind === 'vqa' ? `Question: ${i.question ?? ''}\nAnswer briefly.` : 'Write the findings and impression of a radiology report for this image.';
   const messages = renderPrompt(PROMPT_VERSIONS.target, { instruction });
   if (i.imageKey && i.role.baseURL) {
-    const bytes = await artifactStore().getBytes(i.imageKey);
-    const url = `data:${imageMime(bytes)};base64,${bytes.toString('base64')}`;
+    let url: string;
+    if (i.role.imageTransport === 'presigned') {
+      url = await artifactStore().presign(i.imageKey, 3600);
+    } else {
+      const bytes = await artifactStore().getBytes(i.imageKey);
+      url = `data:${imageMime(bytes)};base64,${bytes.toString('base64')}`;
+    }
     const user = messages[messages.length - 1]!;
     user.content = [{ type: 'image_url', image_url: { url } }, { type: 'text', text: user.content as string }];
   } else if (i.imageKey) {

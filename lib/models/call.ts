@@ -59,11 +59,16 @@ export interface ModelCallResult<T> {
   reasked: boolean;
 }
 
+/** An image's identity in the cache key: the data URL's hash, or a presigned URL without its (expiring) query. */
+function imageIdentity(url: string): string {
+  return sha256Hex(url.startsWith('data:') ? url : url.split('?')[0]!);
+}
+
 function digestMessages(messages: ChatMessage[]): unknown {
   return messages.map((m) =>
     typeof m.content === 'string'
       ? m
-      : { role: m.role, content: m.content.map((p) => (p.type === 'image_url' ? { type: 'image_url', image_sha256: sha256Hex(p.image_url.url) } : p)) },
+      : { role: m.role, content: m.content.map((p) => (p.type === 'image_url' ? { type: 'image_url', image_sha256: imageIdentity(p.image_url.url) } : p)) },
   );
 }
 

@@ -212,8 +212,17 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
         return undefined;
       }),
     );
+    // Items 103 and 104 carry an image: inline as a data URL, and as a presigned S3 URL.
+    const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), randomBytes(64)]);
+    const { key: imageKey } = await artifactStore().putBytes('images', png, { ext: '.png', contentType: 'image/png' });
+    const mk = (n: number): TextItemInput => {
+      const base = input(n);
+      if (n === 103) return { ...base, imageKey };
+      if (n === 104) return { ...base, imageKey, config: { ...base.config, models: { ...base.config.models, target: { ...base.config.models.target, imageTransport: 'presigned' } } } };
+      return base;
+    };
     const before = fake.log.length;
-    const [r101, r102, r103, r104] = await runItems([101, 102, 103, 104], 'errors');
+    const [r101, r102, r103, r104] = await runItems([101, 102, 103, 104], 'errors', wfQueue, mk);
     const log = fake.log.slice(before);
     const targetFor = (n: number) => log.filter((r) => r.model === 'fake-target' && caseOf(r) === n);
     expect(r101!.quarantined).toBeUndefined();
@@ -230,6 +239,17 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
     expect(r103!.quarantined).toBeUndefined();
     expect(r104!.quarantined).toBeUndefined();
     expect(targetFor(104)).toHaveLength(4);
+    const imageUrls = (n: number) =>
+      targetFor(n).map((r) => {
+        const parts = r.messages.flatMap((m) => (Array.isArray(m.content) ? (m.content as { type: string; image_url?: { url: string } }[]) : []));
+        return parts.find((p) => p.type === 'image_url')?.image_url?.url ?? '';
+      });
+    expect(imageUrls(103)).toEqual(Array(3).fill(`data:image/png;base64,${png.toString('base64')}`));
+    for (const u of imageUrls(104)) {
+      expect(u).toMatch(/^http.*X-Amz-Signature=/);
+      expect(Buffer.from(await (await fetch(u)).arrayBuffer()).equals(png)).toBe(true);
+    }
+    expect(imageUrls(101)).toEqual(Array(4).fill('')); // no image → text only
     fake.setHandler(scripted());
   });
 
