@@ -57,10 +57,13 @@ function retryAfterMs(headers: Headers | undefined): number | undefined {
 }
 
 /** Maps an openai client error to the Temporal failure the activity throws. */
-export function classifyError(e: unknown, role: ModelRole): ApplicationFailure {
+export function classifyError(e: unknown, role: ModelRole, elapsedMs?: number): ApplicationFailure {
   const where = `${role.model} at ${role.baseURL}`;
   if (e instanceof ApplicationFailure) return e;
-  if (e instanceof APIConnectionTimeoutError) {
+  // The client's own timeout aborts the request; depending on the JS realm it surfaces as the timeout
+  // subclass or as a plain connection error, so the elapsed time decides too.
+  const timedOut = e instanceof APIConnectionTimeoutError || (e instanceof APIConnectionError && elapsedMs !== undefined && elapsedMs >= role.timeoutMs * 0.95);
+  if (timedOut) {
     return ApplicationFailure.retryable(`${where}: timed out after ${role.timeoutMs} ms`, MODEL_ERROR_TYPES.unavailable);
   }
   if (e instanceof APIConnectionError) {
@@ -106,7 +109,8 @@ export async function chatOnce(role: ModelRole, messages: ChatMessage[], params:
     return { text: typeof text === 'string' ? text : '', latencyMs: Date.now() - t0 };
   } catch (e) {
     // A 200 whose body is not a completion comes back as a SyntaxError or a TypeError: treat as garbage.
-    if (e instanceof SyntaxError) return { text: '', latencyMs: Date.now() - t0 };
-    throw classifyError(e, role);
+    // (checked by name: errors from another JS realm, e.g. under jest, fail instanceof).
+    if (e instanceof SyntaxError || (e as Error)?.name === 'SyntaxError') return { text: '', latencyMs: Date.now() - t0 };
+    throw classifyError(e, role, Date.now() - t0);
   }
 }
