@@ -322,6 +322,27 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
     }
   });
 
+  test('per-role rate limit is the task-queue activity rate limit of that role\'s worker', async () => {
+    const limited = makeConfig(fake.url);
+    limited.models.target.rateLimitPerSecond = 2;
+    const prefix = `${uniqueQueue('tr')}-`;
+    const workers = await createModelWorkers(limited, { queuePrefix: prefix });
+    const run = Promise.all(workers.map((w) => w.run()));
+    const before = fake.log.length;
+    try {
+      const rs = await runItems([300, 302, 304], 'ratelimit', wfQueue, (n) => ({ ...input(n), config: { models: limited.models, curation: limited.curation, debate: limited.debate }, queuePrefix: prefix }));
+      expect(rs.every((r) => r.consensus && r.score === 7)).toBe(true);
+      const at = fake.log.slice(before).filter((r) => r.model === 'fake-target').map((r) => r.at);
+      expect(at).toHaveLength(9);
+      const spanMs = Math.max(...at) - Math.min(...at);
+      console.log(`9 target requests at 2/s: span ${spanMs} ms`);
+      expect(spanMs).toBeGreaterThanOrEqual(2500); // 9 requests at 2/s cannot fit in less than ~3.5 s (minus a burst)
+    } finally {
+      for (const w of workers) w.shutdown();
+      await run;
+    }
+  });
+
   test('offline roles (no baseURL) go through the same activities: results equal the pure heuristic debate', async () => {
     const offline = parseCampaignConfig({});
     expect(offline.models.agents.map((a) => a.model)).toEqual(['offline-heuristic-entity', 'offline-heuristic-anatomy', 'offline-heuristic-distance']);
