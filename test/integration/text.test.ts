@@ -322,6 +322,22 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
     }
   });
 
+  test('single-agent mode (Single-LLM ablation): one agent, one turn; also beside the multi-agent debate', async () => {
+    const [beside, only] = await runItems([401, 403], 'single', wfQueue, (n) =>
+      n === 401 ? { ...input(n), alsoSingleAgent: true } : { ...input(n), config: { ...input(n).config, debate: { ...config.debate, singleAgent: true } } },
+    );
+    // 401 (odd): multi-agent debate hits the cap at 26/6; the single agent (a) scores 7 in one turn.
+    expect(beside).toMatchObject({ turns: 6, consensus: false, singleScore: 7 });
+    expect(beside!.score).toBeCloseTo(26 / 6, 12);
+    const single = await artifactStore().getJson<DebateTranscript>(beside!.singleTranscriptKey!);
+    expect(single).toMatchObject({ mode: 'single', rounds: 1, agents: ['fake-agent-a'] });
+    expect(single.turns).toHaveLength(1);
+    // 403 with debate.singleAgent: the only debate is one turn of agent a.
+    expect(only).toMatchObject({ turns: 1, consensus: true, score: 7 });
+    const tr = await artifactStore().getJson<DebateTranscript>(only!.transcriptKey!);
+    expect(tr.mode).toBe('single');
+  });
+
   test('per-role rate limit is the task-queue activity rate limit of that role\'s worker', async () => {
     const limited = makeConfig(fake.url);
     limited.models.target.rateLimitPerSecond = 2;
