@@ -4,3 +4,5 @@ export * from './visual';
 export * from './training';
 export * from './campaign';
 export * from './evaluation';
+export * from './models';
+export * from './text';

@@ -22,6 +22,8 @@ export const ModelRoleSchema = z
     timeoutMs: z.number().int().positive().default(120_000),
     /** Requests per second for this role, enforced by the task-queue rate limit. */
     rateLimitPerSecond: z.number().positive().optional(),
+    /** How images reach the endpoint: inline data URL (default) or a presigned S3 URL (the endpoint must reach S3). */
+    imageTransport: z.enum(['data-url', 'presigned']).optional(),
   })
   .strict();
 export type ModelRole = z.infer<typeof ModelRoleSchema>;

@@ -4,3 +4,4 @@ export * from './ingest';
 export * from './training';
 export * from './curation-shard';
 export * from './campaign';
+export * from './text';

@@ -1,0 +1,57 @@
+// The model workers: one Worker per role queue (model-target, model-judge, model-agent-<i>), each
+// serving only the model-call activities, with the role's rate limit as the task-queue limit
+// (maxTaskQueueActivitiesPerSecond) — no sleeps in code. API keys are read by the activities from
+// process.env[apiKeyEnv] of THIS process at call time.
+// Run: `npx tsx workers/models.ts` (env: MMEDPO_CONFIG = config file path, else defaults;
+// MMEDPO_QUEUE_PREFIX = optional queue prefix, as given to textItemWorkflow's queuePrefix).
+import type { Worker } from '@temporalio/worker';
+import { modelActivities } from '../activities/models';
+import type { CampaignConfig, ModelRole } from '../core/config';
+import { modelQueue } from '../core/queues';
+import { loadCampaignConfig } from '../lib/config-file';
+import { createWorker } from '../lib/temporal';
+
+export interface ModelWorkerOptions {
+  /** Prefix for every role queue (default env MMEDPO_QUEUE_PREFIX or none). */
+  queuePrefix?: string;
+  /** Concurrent model calls per role worker. */
+  maxConcurrentActivities?: number;
+}
+
+/** Role queue names with their role settings, in a fixed order. */
+export function modelRoleQueues(config: CampaignConfig, queuePrefix = ''): { queue: string; role: ModelRole }[] {
+  return [
+    { queue: `${queuePrefix}${modelQueue('target')}`, role: config.models.target },
+    { queue: `${queuePrefix}${modelQueue('judge')}`, role: config.models.judge },
+    ...config.models.agents.map((role, i) => ({ queue: `${queuePrefix}${modelQueue(`agent-${i}`)}`, role })),
+  ];
+}
+
+export async function createModelWorkers(config: CampaignConfig, o: ModelWorkerOptions = {}): Promise<Worker[]> {
+  const prefix = o.queuePrefix ?? process.env.MMEDPO_QUEUE_PREFIX ?? '';
+  const workers: Worker[] = [];
+  for (const { queue, role } of modelRoleQueues(config, prefix)) {
+    workers.push(
+      await createWorker({
+        taskQueue: queue,
+        activities: modelActivities,
+        maxConcurrentActivityTaskExecutions: o.maxConcurrentActivities ?? 16,
+        ...(role.rateLimitPerSecond ? { maxTaskQueueActivitiesPerSecond: role.rateLimitPerSecond } : {}),
+        shutdownGraceTime: '10s',
+      }),
+    );
+  }
+  return workers;
+}
+
+if (require.main === module) {
+  (async () => {
+    const config = loadCampaignConfig(process.env.MMEDPO_CONFIG || undefined);
+    const workers = await createModelWorkers(config);
+    console.error(`model workers on ${workers.map((w) => w.options.taskQueue).join(', ')}`);
+    await Promise.all(workers.map((w) => w.run()));
+  })().catch((e: Error) => {
+    console.error(`model workers: ${e.message.split('\n')[0]}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,183 @@
+// The text curation branch (D_t) for one item, called by the campaign as a child workflow:
+// sample the target N times → the judge picks the most hallucinated candidate (or says none
+// conflicts clearly and writes a hallucination from the ground truth) → store the pair → the
+// multi-Med-LLM debate scores y_l's clinical relevance (s_t) → store the transcript. An item whose
+// endpoint refuses or whose replies stay invalid is returned quarantined (never thrown).
+import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import type * as activities from '../activities';
+import type { CampaignConfig } from '../core/config';
+import { modelQueue } from '../core/queues';
+import { DebateView, runDebate } from './debate';
+import { modelActivityOptions } from './model-options';
+
+export interface TextItemInput {
+  campaignSeed: number;
+  itemId: string;
+  question?: string;
+  groundTruth: string;
+  /** S3 key of the image. */
+  imageKey?: string;
+  kind: 'vqa' | 'report';
+  config: { models: CampaignConfig['models']; curation: CampaignConfig['curation']; debate: CampaignConfig['debate'] };
+  /** Also run a single-agent debate (agent 0, one turn) for the Single-LLM ablation. */
+  alsoSingleAgent?: boolean;
+  /** Prefix for the per-role model queues (tests use unique queues); default none. */
+  queuePrefix?: string;
+}
+
+export interface TextItemResult {
+  pairKey?: string;
+  score?: number;
+  consensus?: boolean;
+  turns?: number;
+  atCap?: boolean;
+  singleScore?: number;
+  source?: 'sampled' | 'generated';
+  transcriptKey?: string;
+  singleTranscriptKey?: string;
+  quarantined?: string;
+}
+
+export interface TextItemView {
+  phase: 'sampling' | 'judging' | 'storing' | 'debating' | 'single-agent' | 'done' | 'quarantined';
+  debate: DebateView;
+  single?: DebateView;
+}
+
+export const textItemStateQuery = defineQuery<TextItemView>('textItemState');
+
+const { storeTextPair, storeDebateTranscript } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', maximumAttempts: 10 },
+});
+
+/** Why a model activity failed for good, in one line with the endpoint's message. */
+function failureReason(e: ActivityFailure, what: string): string {
+  const cause = e.cause;
+  const msg = cause instanceof ApplicationFailure ? `${cause.type ? `${cause.type}: ` : ''}${cause.message}` : (cause?.message ?? e.message);
+  return `${what}: ${msg}`;
+}
+
+export async function textItemWorkflow(input: TextItemInput): Promise<TextItemResult> {
+  const { models, curation, debate } = input.config;
+  const prefix = input.queuePrefix ?? '';
+  const view: TextItemView = { phase: 'sampling', debate: { mode: debate.singleAgent ? 'single' : 'multi', turns: [] } };
+  setHandler(textItemStateQuery, () => view);
+  const quarantine = (reason: string): TextItemResult => {
+    view.phase = 'quarantined';
+    return { quarantined: reason };
+  };
+  const target = proxyActivities<typeof activities>({ ...modelActivityOptions(models.target), taskQueue: `${prefix}${modelQueue('target')}` });
+  const judge = proxyActivities<typeof activities>({ ...modelActivityOptions(models.judge), taskQueue: `${prefix}${modelQueue('judge')}` });
+  const common = { campaignSeed: input.campaignSeed, itemId: input.itemId, kind: input.kind, question: input.question, groundTruth: input.groundTruth };
+
+  // 1. N samples of the target.
+  let samples;
+  try {
+    samples = await Promise.all(
+      Array.from({ length: curation.samples }, (_, k) => target.sampleTarget({ ...common, role: models.target, imageKey: input.imageKey, sampleIndex: k })),
+    );
+  } catch (e) {
+    if (e instanceof ActivityFailure) return quarantine(failureReason(e, `target ${models.target.model}`));
+    throw e;
+  }
+  const replyKeys = samples.flatMap((s) => s.replyKeys);
+  const candidates = samples.filter((s) => s.ok && s.text).map((s) => s.text!);
+
+  // 2. The judge: most hallucinated candidate, else a generated hallucination.
+  view.phase = 'judging';
+  let y_l: string;
+  let conflicts: string[];
+  let source: 'sampled' | 'generated';
+  try {
+    let picked: { index: number; conflicts: string[] } | undefined;
+    if (candidates.length) {
+      const sel = await judge.judgeSelect({ ...common, role: models.judge, candidates });
+      replyKeys.push(...sel.replyKeys);
+      if (!sel.ok) return quarantine(`judge ${models.judge.model} reply invalid after the corrective re-ask: ${sel.invalid}`);
+      if (sel.index !== null && sel.index !== undefined) picked = { index: sel.index, conflicts: sel.conflicts ?? [] };
+    }
+    if (picked) {
+      y_l = candidates[picked.index]!;
+      conflicts = picked.conflicts;
+      source = 'sampled';
+    } else {
+      const gen = await judge.judgeGenerate({ ...common, role: models.judge });
+      replyKeys.push(...gen.replyKeys);
+      if (!gen.ok) return quarantine(`judge ${models.judge.model} hallucination invalid after the corrective re-ask: ${gen.invalid}`);
+      y_l = gen.text!;
+      conflicts = gen.conflicts ?? [];
+      source = 'generated';
+    }
+  } catch (e) {
+    if (e instanceof ActivityFailure) return quarantine(failureReason(e, `judge ${models.judge.model}`));
+    throw e;
+  }
+
+  // 3. The D_t pair.
+  view.phase = 'storing';
+  const pairKey = await storeTextPair({
+    itemId: input.itemId,
+    kind: input.kind,
+    ...(input.question !== undefined ? { question: input.question } : {}),
+    ...(input.imageKey !== undefined ? { imageKey: input.imageKey } : {}),
+    y_w: input.groundTruth,
+    y_l,
+    source,
+    conflicts,
+    replyKeys,
+  });
+
+  // 4. The debate on y_l (text only), then optionally the single-agent ablation.
+  const debateCommon = { campaignSeed: input.campaignSeed, itemId: input.itemId, response: y_l, groundTruth: input.groundTruth, agents: models.agents, rounds: debate.rounds, scale: debate.scale, queuePrefix: prefix };
+  const transcript = async (mode: 'multi' | 'single', r: Awaited<ReturnType<typeof runDebate>>) => {
+    const agents = mode === 'single' ? models.agents.slice(0, 1) : models.agents;
+    return storeDebateTranscript({
+      itemId: input.itemId,
+      mode,
+      response: y_l,
+      scale: debate.scale,
+      agents: agents.map((a) => a.model),
+      rounds: mode === 'single' ? 1 : debate.rounds,
+      turns: r.turns,
+      outcome: r.outcome,
+    });
+  };
+  view.phase = 'debating';
+  const mode = debate.singleAgent ? 'single' : 'multi';
+  let main;
+  try {
+    main = await runDebate({ ...debateCommon, mode }, view.debate);
+  } catch (e) {
+    if (e instanceof ActivityFailure) return { pairKey, source, ...quarantine(failureReason(e, 'debate agent')) };
+    throw e;
+  }
+  const transcriptKey = await transcript(mode, main);
+  if (main.outcome.score === undefined) return { pairKey, source, transcriptKey, ...quarantine('debate: no agent gave a valid score (every reply invalid after the corrective re-ask)') };
+
+  const result: TextItemResult = {
+    pairKey,
+    source,
+    score: main.outcome.score,
+    consensus: main.outcome.consensus,
+    turns: main.outcome.turns,
+    atCap: main.outcome.atCap,
+    transcriptKey,
+  };
+  if (input.alsoSingleAgent && mode === 'multi') {
+    view.phase = 'single-agent';
+    view.single = { mode: 'single', turns: [] };
+    try {
+      const single = await runDebate({ ...debateCommon, mode: 'single' }, view.single);
+      result.singleTranscriptKey = await transcript('single', single);
+      if (single.outcome.score !== undefined) result.singleScore = single.outcome.score;
+    } catch (e) {
+      if (!(e instanceof ActivityFailure)) throw e;
+      // The single-agent ablation score is optional; the item keeps its multi-agent result.
+    }
+  } else if (input.alsoSingleAgent) {
+    result.singleScore = main.outcome.score;
+  }
+  view.phase = 'done';
+  return result;
+}
