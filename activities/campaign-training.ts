@@ -8,9 +8,10 @@ import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CampaignConfig, VariantName } from '../core/config';
-import type { EvalOutcome, TrainOutcome } from '../core/contracts';
+import type { EvalOutcome, EvaluateVariantInput, TrainOutcome } from '../core/contracts';
 import { REPORT_PROMPT } from '../core/preference';
 import { artifactStore } from '../lib/env';
+import { scorePredictions } from './evaluation';
 import type { DatasetManifest } from './ingest';
 import { fetchAdapterDir, resolveBaseModel, runTraining, trainerPython, TrainingHyperparameters } from './training';
 
@@ -52,3 +53,79 @@ export async function trainVariant(input: TrainVariantInput): Promise<TrainOutco
   return { variant: input.variant, adapterKey: out.adapterKey, metricsKey: out.metricsKey, finalLoss: out.finalLoss, steps: out.steps };
 }
 
+// ---------------------------------------------------------------- evaluation
+
+function run(cmd: string, args: string[], cwd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    // The trainer prints one JSON progress line per batch on stdout: each is a heartbeat.
+    child.stdout.on('data', () => Context.current().heartbeat());
+    child.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+    });
+    const beat = setInterval(() => Context.current().heartbeat(), 5000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearInterval(beat);
+      if (code === 0) resolve();
+      else if (code === 2) reject(ApplicationFailure.nonRetryable(`trainer generate: ${err.trim().split('\n').pop()}`, 'TrainingInputError'));
+      else reject(new Error(`trainer generate exited ${code}: ${err.trim().split('\n').pop()}`));
+    });
+  });
+}
+
+/** Generates answers for the test split with the variant's adapter, then scores them. */
+export async function evaluateVariant(input: EvaluateVariantInput): Promise<EvalOutcome> {
+  const store = artifactStore();
+  const m = await store.getJson<DatasetManifest>(input.manifestKey);
+  const items = m.items.filter((i) => i.split === input.split);
+  if (!items.length) throw ApplicationFailure.nonRetryable(`no items in the "${input.split}" split to evaluate`, 'BadInput');
+  const kind = items[0]!.kind;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `mmedpo-eval-${input.variant}-`));
+  try {
+    const imgDir = path.join(work, 'images');
+    fs.mkdirSync(imgDir);
+    const rows: string[] = [];
+    const seen = new Set<string>();
+    for (const it of items) {
+      const key = it.imageKeys[0]!;
+      const local = key.replace(/\//g, '_');
+      if (!seen.has(key)) {
+        fs.writeFileSync(path.join(imgDir, local), await store.getBytes(key));
+        seen.add(key);
+      }
+      rows.push(JSON.stringify({ id: it.id, image: local, prompt: kind === 'report' ? REPORT_PROMPT : it.question }));
+    }
+    fs.writeFileSync(path.join(work, 'input.jsonl'), rows.join('\n') + '\n');
+    const model = await resolveBaseModel(input.training.baseModel, input.seed);
+    const adapterArgs: string[] = [];
+    for (const k of input.adapterKeys) adapterArgs.push('--adapter', await fetchAdapterDir(k));
+    await run(
+      trainerPython(),
+      [
+        '-m', 'trainer', 'generate',
+        '--model', model, ...adapterArgs,
+        '--input', path.join(work, 'input.jsonl'), '--image-dir', imgDir, '--output', path.join(work, 'out.jsonl'),
+        '--max-new-tokens', String(kind === 'report' ? input.evaluation.maxNewTokensReport : input.evaluation.maxNewTokensVqa),
+        '--temperature', String(input.evaluation.temperature), '--seed', String(input.seed), '--device', input.training.device,
+      ],
+      path.resolve(__dirname, '..'),
+    );
+    const byId = new Map(items.map((i) => [i.id, i]));
+    const preds = fs
+      .readFileSync(path.join(work, 'out.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { id: string; answer?: string })
+      .map((p) => {
+        const it = byId.get(p.id)!;
+        return { id: p.id, prediction: p.answer ?? '', reference: it.answer, answer_type: it.answerType, question: it.question };
+      });
+    const predictionsKey = (await store.putBytes('predictions', Buffer.from(preds.map((p) => JSON.stringify(p)).join('\n') + '\n'), { ext: '.jsonl' })).key;
+    const s = await scorePredictions({ predictionsKey, format: kind === 'report' ? 'report' : 'vqa', convention: input.evaluation.convention });
+    return { variant: input.variant, predictionsKey, scoresKey: s.scoresKey, totals: s.totals };
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -159,7 +159,7 @@ export async function buildPreferenceSets(input: MergeInput): Promise<MergeResul
 }
 
 // ---------------------------------------------------------------- train / evaluate (training queue)
-export { trainVariant } from './campaign-training';
+export { trainVariant, evaluateVariant } from './campaign-training';
 
 // ---------------------------------------------------------------- report + manifest
 export interface ReportInput {

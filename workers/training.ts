@@ -4,7 +4,7 @@
 // Run: `npx tsx workers/training.ts` (env: MMEDPO_TASK_QUEUE, MMEDPO_GPUS, MMEDPO_PYTHON, MMEDPO_TRAINING_DIR).
 import type { Duration } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
-import { trainVariant } from '../activities/campaign-training';
+import { evaluateVariant, trainVariant } from '../activities/campaign-training';
 import { detectGpus, preemptAllTrainers, runTraining } from '../activities/training';
 import { TASK_QUEUES } from '../core/queues';
 import { createWorker } from '../lib/temporal';
@@ -22,7 +22,7 @@ export async function createTrainingWorker(o: TrainingWorkerOptions = {}): Promi
   const worker = await createWorker({
     taskQueue: o.taskQueue ?? TASK_QUEUES.training,
     // runTraining for direct use; the campaign's train/evaluate steps run here too (they need the trainer).
-    activities: { runTraining, trainVariant },
+    activities: { runTraining, trainVariant, evaluateVariant },
     maxConcurrentActivityTaskExecutions: slots,
     // Heartbeats carry checkpoint keys: send them promptly so a crash loses as little as possible.
     maxHeartbeatThrottleInterval: '2s',

@@ -78,6 +78,7 @@ export async function curationShardWorkflow(input: ShardInput): Promise<ShardRes
               kind: item.kind,
               config: { models: cfg.models, curation: cfg.curation, debate: cfg.debate },
               alsoSingleAgent: input.needSingleAgent,
+              queuePrefix: cfg.temporal.queuePrefix,
             },
           ],
         });
@@ -107,8 +108,11 @@ export async function curationShardWorkflow(input: ShardInput): Promise<ShardRes
 
   let next = 0;
   const lane = async () => {
-    while (next < items.length) {
+    for (;;) {
       await condition(() => !paused);
+      // Claim the index only after the pause gate: lanes that waited together must not
+      // all take the same "last" item (or run past the end).
+      if (next >= items.length) return;
       const i = next++;
       await curateOne(i);
       if (progress.done % 10 === 0) setCurrentDetails(`**${progress.done}/${progress.total}** items curated, ${progress.quarantined} quarantined`);

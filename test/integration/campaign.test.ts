@@ -1,3 +1,6 @@
+/**
+ * @jest-environment ./test/helpers/onnx-environment.js
+ */
 // The campaign DAG end to end on the real stack: phantom set → ingest → curation
 // shards → merge/normalize → SFT + DPO + MMedPO training on CPU → evaluation →
 // report + manifest. Small sizes; the demo runs the same code at full size.
@@ -10,6 +13,7 @@ import type { CampaignProgress, CampaignResult } from '../../core/contracts';
 import { configHash } from '../../lib/config-file';
 import { artifactStore } from '../../lib/env';
 import { connectClient, createWorker, WORKFLOWS_PATH } from '../../lib/temporal';
+import { createModelWorkers } from '../../workers/models';
 import { createTrainingWorker } from '../../workers/training';
 
 const prefix = `it${process.pid}-`;
@@ -19,9 +23,9 @@ export function smallCampaignConfig(overrides: Record<string, unknown> = {}) {
     name: 'it',
     seed: 3,
     dataset: { format: 'phantom', root: path.join(os.tmpdir(), `mmedpo-phantom-it-${process.pid}`), phantom: { studies: 10, size: 128, testFraction: 0.3 }, limit: 16 },
-    curation: { shardSize: 6, concurrency: 4, textBranch: false },
+    curation: { shardSize: 6, concurrency: 4 },
     training: { learningRate: 1e-3, batchSize: 8, epochs: 1, maxLength: 96, lora: { enabled: true, r: 4, alpha: 8, dropout: 0 }, device: 'cpu', variants: ['base', 'sft', 'dpo', 'mmedpo'] },
-    evaluation: { enabled: false, maxNewTokensVqa: 4 },
+    evaluation: { maxNewTokensVqa: 4, maxNewTokensReport: 16 },
     temporal: { queuePrefix: prefix },
     ...overrides,
   });
@@ -34,6 +38,7 @@ describe('campaign workflow', () => {
     workers = [
       await createWorker({ taskQueue: `${prefix}curation`, workflowsPath: WORKFLOWS_PATH, activities }),
       (await createTrainingWorker({ taskQueue: `${prefix}training` })).worker,
+      ...(await createModelWorkers(smallCampaignConfig(), { queuePrefix: prefix })),
     ];
     runs = workers.map((w) => w.run());
   });
@@ -57,10 +62,19 @@ describe('campaign workflow', () => {
     const manifest = await artifactStore().getJson<{ configHash: string; artifacts: { preferenceSets: Record<string, { pairs: number }>; adapters: Record<string, unknown> } }>(result.manifestKey);
     expect(manifest.configHash).toBe(configHash(cfg));
     expect(Object.keys(manifest.artifacts.adapters).sort()).toEqual(['dpo', 'mmedpo', 'sft']);
-    expect(manifest.artifacts.preferenceSets.mmedpo!.pairs).toBe(progress.pairs.visual);
+    // MMedPO trains on D_o = D_t ∪ D_v; DPO on D_t alone with s' = 1.
+    expect(progress.pairs.text).toBeGreaterThan(0);
+    expect(manifest.artifacts.preferenceSets.mmedpo!.pairs).toBe(progress.pairs.text + progress.pairs.visual);
+    expect(manifest.artifacts.preferenceSets.dpo!.pairs).toBe(progress.pairs.text);
+    expect(progress.debates.done).toBe(progress.pairs.text);
+    // Every variant evaluated on the test split, and the table has a row for each.
+    expect(progress.evaluation.done).toEqual(['base', 'sft', 'dpo', 'mmedpo']);
+    for (const label of ['| base ', '| + SFT ', '| + DPO ', '| + MMedPO ']) expect(result.table).toContain(label);
+    const html = (await artifactStore().getBytes(result.reportKeys.html)).toString('utf8');
+    expect(html).toContain('<table');
     const desc = await h.describe();
     expect(desc.searchAttributes.CampaignId).toEqual([id]);
     expect(desc.searchAttributes.Stage).toEqual(['done']);
     await client.connection.close();
-  });
+  }, 900_000);
 });
