@@ -50,7 +50,7 @@ export async function trainVariant(input: TrainVariantInput): Promise<TrainOutco
     seed: input.seed,
     initAdapterKey: input.initAdapterKey,
   });
-  return { variant: input.variant, adapterKey: out.adapterKey, metricsKey: out.metricsKey, finalLoss: out.finalLoss, steps: out.steps };
+  return { variant: input.variant, adapterKey: out.adapterKey, metricsKey: out.metricsKey, finalLoss: out.finalLoss, steps: out.steps, resumedFromStep: out.resumedFromStep };
 }
 
 // ---------------------------------------------------------------- evaluation

@@ -7,6 +7,7 @@ import type { CampaignConfig, VariantName } from '../core/config';
 import type { EvalOutcome, ItemCuration, MergeResult, PreferenceSetInfo, QuarantineRecord, ShardResult, TrainOutcome } from '../core/contracts';
 import { buildVariantSet, CuratedPair, REPORT_PROMPT, toJsonl, toLlavaJson } from '../core/preference';
 import { artifactStore } from '../lib/env';
+import { ensurePhantomDataset } from '../lib/phantom-dataset';
 import type { DatasetManifest, ManifestItem } from './ingest';
 import type { IngestResult } from '../workflows/ingest';
 
@@ -27,7 +28,6 @@ export async function prepareDataset(input: PrepareInput): Promise<{ format: str
     if (!fs.existsSync(root)) throw ApplicationFailure.nonRetryable(`dataset root ${root} does not exist`, 'BadInput');
     return { format: d.format, root };
   }
-  const { ensurePhantomDataset } = await import('../lib/phantom-dataset');
   await ensurePhantomDataset({ out: root, studies: d.phantom.studies, size: d.phantom.size, seed: input.seed, testFraction: d.phantom.testFraction });
   return { format: 'phantom', root };
 }

@@ -7,6 +7,8 @@ import { register as registerWorker } from './commands/worker';
 import { registerPhantom } from './commands/phantom';
 import { register as registerVisualTool } from './commands/visual-tool';
 import { register as registerEval } from './commands/eval';
+import { register as registerCampaign } from './commands/campaign';
+import { register as registerDemo } from './commands/demo';
 
 const program = new Command();
 program
@@ -21,6 +23,8 @@ registerPhantom(datasetCommand);
 registerWorker(program);
 registerVisualTool(program);
 registerEval(program);
+registerCampaign(program);
+registerDemo(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`mmedpo: ${e.message}`);

@@ -170,6 +170,8 @@ export const CampaignConfigSchema = z
         warmupRatio: z.number().min(0).max(1).default(0.03),
         gradientAccumulation: z.number().int().positive().default(1),
         checkpointEverySteps: z.number().int().positive().default(50),
+        /** A training/evaluation attempt that sends no heartbeat for this long is retried on another slot (from its last checkpoint). */
+        heartbeatTimeoutSeconds: z.number().int().positive().default(300),
         device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
       })
       .strict()

@@ -76,6 +76,8 @@ export interface TrainOutcome {
   metricsKey?: string;
   finalLoss?: number;
   steps?: number;
+  /** The step the successful attempt resumed from after a crash (null: ran from step 0). */
+  resumedFromStep?: number | null;
   skipped?: string;
 }
 
@@ -103,7 +105,8 @@ export interface CampaignProgress {
   stage: Stage;
   paused: boolean;
   items: { total: number; curated: number; quarantined: number };
-  shards: { total: number; done: number; running: number };
+  /** runningIds: shard workflows in flight; their own `shardProgress` query gives item-level progress. */
+  shards: { total: number; done: number; running: number; runningIds?: string[] };
   debates: { done: number; atCap: number; consensus: number; turns: number };
   pairs: { text: number; visual: number };
   training: { variant?: string; done: string[]; step?: number };

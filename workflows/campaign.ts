@@ -32,11 +32,11 @@ const acts = proxyActivities<typeof campaignActs>({
   retry: { maximumAttempts: 10 },
 });
 type TrainingActs = typeof campaignActs & { evaluateVariant(input: EvaluateVariantInput): Promise<EvalOutcome> };
-const trainingActs = (prefix: string) =>
+const trainingActs = (prefix: string, heartbeatTimeoutSeconds: number) =>
   proxyActivities<TrainingActs>({
     taskQueue: queueOf(prefix, 'training'),
     startToCloseTimeout: '7 days',
-    heartbeatTimeout: '5 minutes',
+    heartbeatTimeout: `${heartbeatTimeoutSeconds} seconds`,
     retry: { maximumAttempts: 20, initialInterval: '5s' },
   });
 
@@ -48,7 +48,7 @@ export const pauseSignal = defineSignal<[boolean]>('setPaused');
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignResult> {
   const cfg = input.config;
   const prefix = cfg.temporal.queuePrefix;
-  const training = trainingActs(prefix);
+  const training = trainingActs(prefix, cfg.training.heartbeatTimeoutSeconds);
   const variants = cfg.training.variants;
   const progress: CampaignProgress = {
     campaignId: input.campaignId,
@@ -126,13 +126,16 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   let nextShard = 0;
   const maxShards = 4;
   const shardLane = async () => {
-    while (nextShard < plan.shards.length) {
+    for (;;) {
       await condition(() => !progress.paused);
+      // Claim after the pause gate, so lanes released together never share or overrun a shard.
+      if (nextShard >= plan.shards.length) return;
       const i = nextShard++;
       const [start, end] = plan.shards[i]!;
       const id = `${input.campaignId}/shard-${String(i).padStart(4, '0')}`;
       runningShards.add(id);
       progress.shards.running = runningShards.size;
+      progress.shards.runningIds = [...runningShards];
       const handle = await startChild('curationShardWorkflow', {
         workflowId: id,
         taskQueue: queueOf(prefix, 'curation'),
@@ -143,6 +146,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       if (progress.paused) await handle.signal(pauseShardSignal, true);
       const r = (await handle.result()) as ShardResult;
       runningShards.delete(id);
+      progress.shards.runningIds = [...runningShards];
       shardResults[i] = r;
       progress.shards.done++;
       progress.shards.running = runningShards.size;

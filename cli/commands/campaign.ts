@@ -42,10 +42,26 @@ export async function startCampaign(client: Client, cfg: CampaignConfig, o: { id
   return { campaignId, runId: handle.firstExecutionRunId, url: workflowUrl(resolveRuntime(), campaignId, handle.firstExecutionRunId), configKey };
 }
 
-async function progressOf(client: Client, id: string): Promise<{ progress: CampaignProgress; status: string }> {
+/**
+ * The campaign's progress query, plus item-level progress of the shards in flight (each
+ * shard answers its own query). The campaign only counts a shard when it completes, which
+ * keeps its history small; the live counts are added here, on the reading side.
+ */
+export async function progressOf(client: Client, id: string): Promise<{ progress: CampaignProgress; status: string }> {
   const h = client.workflow.getHandle(id);
   const d = await h.describe();
   const progress = await h.query<CampaignProgress>('progress');
+  if (d.status.name === 'RUNNING') {
+    for (const shardId of progress.shards.runningIds ?? []) {
+      try {
+        const sp = await client.workflow.getHandle(shardId).query<{ done: number; total: number; quarantined: number }>('shardProgress');
+        progress.items.curated += sp.done;
+        progress.items.quarantined += sp.quarantined;
+      } catch {
+        /* shard not started yet or just finished: its counts arrive with the campaign's next answer */
+      }
+    }
+  }
   return { progress, status: d.status.name };
 }
 

@@ -1,19 +1,37 @@
 import { Command } from 'commander';
+import type { Worker } from '@temporalio/worker';
+import { loadCampaignConfig } from '../../lib/config-file';
 import { createCurationWorker } from '../../workers/curation';
-import { action } from '../util';
+import { createModelWorkers } from '../../workers/models';
+import { createTrainingWorker } from '../../workers/training';
+import { action, UserError } from '../util';
+
+const KINDS = ['curation', 'training', 'models'] as const;
 
 export function register(program: Command): void {
   program
     .command('worker')
-    .description('run a worker in the foreground: curation (workflows + CPU activities)')
-    .argument('<kind>', 'curation')
-    .option('--task-queue <q>', 'override the task queue')
+    .description(
+      'run a worker in the foreground: curation (workflows + CPU activities), training (the GPU pool: one slot per GPU, trainer child processes), models (one worker per model-role queue, rate-limited per role)',
+    )
+    .argument('<kind>', KINDS.join(' | '))
+    .option('--task-queue <q>', 'override the task queue (curation, training)')
+    .option('--config <file>', 'campaign config: model roles and queue prefix (models); queue prefix (curation, training)')
     .action(
-      action(async (kind: string, o: { taskQueue?: string }) => {
-        if (kind !== 'curation') throw new Error(`unknown worker kind "${kind}"`);
-        const w = await createCurationWorker({ taskQueue: o.taskQueue });
-        console.error(`${kind} worker on task queue ${w.options.taskQueue}`);
-        await w.run();
+      action(async (kind: string, o: { taskQueue?: string; config?: string }) => {
+        if (!(KINDS as readonly string[]).includes(kind)) throw new UserError(`unknown worker kind "${kind}": use ${KINDS.join(', ')}`);
+        const cfg = loadCampaignConfig(o.config);
+        const prefix = cfg.temporal.queuePrefix;
+        let workers: Worker[];
+        if (kind === 'curation') workers = [await createCurationWorker({ taskQueue: o.taskQueue ?? `${prefix}curation` })];
+        else if (kind === 'training') {
+          const t = await createTrainingWorker({ taskQueue: o.taskQueue ?? `${prefix}training` });
+          console.error(`training worker: ${t.gpus.length ? `GPUs ${t.gpus.join(',')}` : 'no GPU (CPU, one slot)'}`);
+          workers = [t.worker];
+        } else workers = await createModelWorkers(cfg, { queuePrefix: prefix });
+        console.error(`${kind} worker on ${workers.map((w) => w.options.taskQueue).join(', ')}`);
+        // SIGINT/SIGTERM: the SDK's default shutdown hooks drain in-flight tasks.
+        await Promise.all(workers.map((w) => w.run()));
       }),
     );
 }
