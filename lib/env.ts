@@ -45,6 +45,9 @@ export function resolveRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
 export function s3ClientFromRuntime(rt: Runtime): S3Client {
   return new S3Client({
     region: rt.region,
+    // Without timeouts a stuck socket hangs an activity until its start-to-close timeout.
+    // requestTimeout is the socket idle time, so large streamed uploads are not cut off.
+    requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000, httpAgent: { maxSockets: 200 }, httpsAgent: { maxSockets: 200 } },
     ...(rt.s3Endpoint ? { endpoint: rt.s3Endpoint, forcePathStyle: true } : {}),
     ...(rt.accessKeyId && rt.secretAccessKey ? { credentials: { accessKeyId: rt.accessKeyId, secretAccessKey: rt.secretAccessKey } } : {}),
   });
