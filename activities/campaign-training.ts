@@ -30,6 +30,15 @@ export function hyperparametersFrom(t: CampaignConfig['training']): Partial<Trai
   };
 }
 
+/** The SFT stage's own schedule: training.sft overrides, full fine-tuning when asked. */
+export function sftHyperparameters(t: CampaignConfig['training']): Partial<TrainingHyperparameters> {
+  const hp = hyperparametersFrom(t);
+  if (t.sft.learningRate !== undefined) hp.learningRate = t.sft.learningRate;
+  if (t.sft.epochs !== undefined) hp.epochs = t.sft.epochs;
+  if (t.sft.fullFineTune) hp.lora = { ...t.lora, enabled: false };
+  return hp;
+}
+
 export interface TrainVariantInput {
   campaignId: string;
   variant: VariantName;
@@ -38,6 +47,8 @@ export interface TrainVariantInput {
   training: CampaignConfig['training'];
   seed: number;
   initAdapterKey?: string;
+  /** S3 key of a full model (a fully fine-tuned SFT model) to train on instead of training.baseModel. */
+  baseModelKey?: string;
 }
 
 export async function trainVariant(input: TrainVariantInput): Promise<TrainOutcome> {
@@ -45,8 +56,8 @@ export async function trainVariant(input: TrainVariantInput): Promise<TrainOutco
     variant: input.variant,
     mode: input.mode,
     datasetKey: input.datasetKey,
-    baseModel: input.training.baseModel,
-    hyperparameters: hyperparametersFrom(input.training),
+    baseModel: input.baseModelKey ?? input.training.baseModel,
+    hyperparameters: input.mode === 'sft' ? sftHyperparameters(input.training) : hyperparametersFrom(input.training),
     seed: input.seed,
     initAdapterKey: input.initAdapterKey,
   });
@@ -98,7 +109,7 @@ export async function evaluateVariant(input: EvaluateVariantInput): Promise<Eval
       rows.push(JSON.stringify({ id: it.id, image: local, prompt: kind === 'report' ? REPORT_PROMPT : it.question }));
     }
     fs.writeFileSync(path.join(work, 'input.jsonl'), rows.join('\n') + '\n');
-    const model = await resolveBaseModel(input.training.baseModel, input.seed);
+    const model = await resolveBaseModel(input.baseModelKey ?? input.training.baseModel, input.seed);
     const adapterArgs: string[] = [];
     for (const k of input.adapterKeys) adapterArgs.push('--adapter', await fetchAdapterDir(k));
     await run(

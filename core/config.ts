@@ -163,6 +163,19 @@ export const CampaignConfigSchema = z
           .strict()
           .default({ enabled: true, r: 128, alpha: 256, dropout: 0.05 }),
         learningRate: z.number().positive().default(1e-7),
+        /**
+         * The SFT stage. fullFineTune trains every weight and makes the result the base of the
+         * preference variants (their LoRA sits on it, as MMedPO's sits on LLaVA-Med); otherwise SFT
+         * is a LoRA merged under theirs. learningRate/epochs default to the preference ones.
+         */
+        sft: z
+          .object({
+            fullFineTune: z.boolean().default(false),
+            learningRate: z.number().positive().optional(),
+            epochs: z.number().int().positive().optional(),
+          })
+          .strict()
+          .prefault({}),
         batchSize: z.number().int().positive().default(4),
         epochs: z.number().int().positive().default(3),
         beta: z.number().positive().default(0.1),

@@ -86,6 +86,8 @@ export interface EvaluateVariantInput {
   variant: VariantName;
   /** Adapters applied in order on the base (SFT, then the variant's own). */
   adapterKeys: string[];
+  /** S3 key of a full model (fully fine-tuned SFT) used as the base instead of training.baseModel. */
+  baseModelKey?: string;
   manifestKey: string;
   split: string;
   evaluation: CampaignConfig['evaluation'];
@@ -120,6 +122,8 @@ export interface CampaignResult {
   reportKeys: { markdown: string; csv: string; html: string };
   table: string;
   quarantined: number;
+  /** The final progress, so a closed campaign is readable with no worker running (queries need one). */
+  progress?: CampaignProgress;
 }
 
 /** Variants that need curated pairs, and which pairs/weights each uses (documented in README). */

@@ -362,7 +362,12 @@ def train(args) -> int:
         with open(cfg_path, "w") as f:
             json.dump(cfg, f, indent=2, sort_keys=True)
     else:
+        # A full fine-tune is a complete model: it carries the base's tokenizer and processor files so it
+        # can serve as the base of later runs (e.g. the preference variants on top of a fully tuned SFT model).
         model.save_pretrained(adapter_dir, safe_serialization=True)
+        for name in sorted(os.listdir(args.model)):
+            if name.startswith(("tokenizer", "special_tokens", "preprocessor", "processor", "chat_template", "mmedpo_model")):
+                shutil.copy2(os.path.join(args.model, name), os.path.join(adapter_dir, name))
     metrics = {"mode": mode, "steps": state["step"], "finalLoss": state["lossCurve"][-1] if state["lossCurve"] else None,
                "lossCurve": state["lossCurve"], "fingerprint": fingerprint, "pairs": len(records),
                "trainableParams": n_trainable, "lora": lora, "beta": args.beta if mode == "dpo" else None,

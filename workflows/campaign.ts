@@ -184,7 +184,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const adapters: Partial<Record<VariantName, string | undefined>> = {};
   if (cfg.training.enabled) {
     enter('train');
-    const trainOne = async (variant: VariantName, mode: 'sft' | 'dpo', datasetKey: string, initAdapterKey?: string) => {
+    const trainOne = async (variant: VariantName, mode: 'sft' | 'dpo', datasetKey: string, initAdapterKey?: string, baseModelKey?: string) => {
       progress.training.variant = variant;
       upsertSearchAttributes([{ key: VariantKey, value: variant }]);
       details();
@@ -196,6 +196,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         training: cfg.training,
         seed: cfg.seed,
         initAdapterKey,
+        ...(baseModelKey ? { baseModelKey } : {}),
       });
       trains.push(t);
       adapters[variant] = t.adapterKey;
@@ -205,6 +206,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     };
     const needSft = variants.some((v) => v !== 'base');
     if (needSft) await trainOne('sft', 'sft', merge.sftKey);
+    const sftIsFullModel = cfg.training.sft.fullFineTune;
     for (const v of variants) {
       if (v === 'base' || v === 'sft' || !VARIANT_SPECS[v]) continue;
       const set = merge.sets.find((s) => s.variant === v);
@@ -212,7 +214,9 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         trains.push({ variant: v, skipped: 'no preference pairs (all items quarantined?)' });
         continue;
       }
-      await trainOne(v, 'dpo', set.datasetKey, adapters.sft);
+      // SFT is the start point and the reference: merged under the variant's LoRA, or (full fine-tune) its base.
+      if (sftIsFullModel) await trainOne(v, 'dpo', set.datasetKey, undefined, adapters.sft);
+      else await trainOne(v, 'dpo', set.datasetKey, adapters.sft);
     }
   }
 
@@ -226,7 +230,9 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       const e = await training.evaluateVariant({
         campaignId: input.campaignId,
         variant: v,
-        adapterKeys: v === 'base' ? [] : v === 'sft' ? [adapters.sft!] : [adapters.sft!, adapters[v]!],
+        ...(v !== 'base' && cfg.training.sft.fullFineTune
+          ? { baseModelKey: adapters.sft!, adapterKeys: v === 'sft' ? [] : [adapters[v]!] }
+          : { adapterKeys: v === 'base' ? [] : v === 'sft' ? [adapters.sft!] : [adapters.sft!, adapters[v]!] }),
         manifestKey: ingest.manifestKey,
         split: cfg.dataset.testSplit,
         evaluation: cfg.evaluation,
@@ -257,5 +263,5 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   progress.artifacts.manifest = report.manifestKey;
   enter('done');
   log.info('campaign done', { campaignId: input.campaignId, manifestKey: report.manifestKey });
-  return { campaignId: input.campaignId, manifestKey: report.manifestKey, reportKeys: report.reportKeys, table: report.table, quarantined: merge.quarantined };
+  return { campaignId: input.campaignId, manifestKey: report.manifestKey, reportKeys: report.reportKeys, table: report.table, quarantined: merge.quarantined, progress };
 }

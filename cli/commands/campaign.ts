@@ -50,7 +50,30 @@ export async function startCampaign(client: Client, cfg: CampaignConfig, o: { id
 export async function progressOf(client: Client, id: string): Promise<{ progress: CampaignProgress; status: string }> {
   const h = client.workflow.getHandle(id);
   const d = await h.describe();
-  const progress = await h.query<CampaignProgress>('progress');
+  if (d.status.name === 'COMPLETED') {
+    const r = (await h.result()) as CampaignResult;
+    if (r.progress) return { progress: r.progress, status: d.status.name };
+  }
+  let progress: CampaignProgress;
+  try {
+    progress = await h.query<CampaignProgress>('progress');
+  } catch (e) {
+    if (d.status.name === 'RUNNING') throw new UserError(`campaign ${id} is running but did not answer its progress query (${(e as Error).message}): is a curation worker up?`);
+    // A closed campaign answers queries only while a worker can replay it: show what the server knows.
+    const stage = String(d.typedSearchAttributes?.get(StageKey) ?? 'unknown');
+    progress = {
+      campaignId: id,
+      stage: stage as CampaignProgress['stage'],
+      paused: false,
+      items: { total: 0, curated: 0, quarantined: 0 },
+      shards: { total: 0, done: 0, running: 0 },
+      debates: { done: 0, atCap: 0, consensus: 0, turns: 0 },
+      pairs: { text: 0, visual: 0 },
+      training: { done: [] },
+      evaluation: { done: [] },
+      artifacts: {},
+    };
+  }
   if (d.status.name === 'RUNNING') {
     for (const shardId of progress.shards.runningIds ?? []) {
       try {
