@@ -13,6 +13,8 @@ export const MODEL_RETRY = {
 
 export function modelActivityOptions(role: ModelRole): ActivityOptions {
   // Up to two requests per activity (the corrective re-ask), each bounded by the role's timeout.
-  const ms = 2 * role.timeoutMs + 5_000;
+  // Offline engines answer in milliseconds: a task lost with a killed worker is retried after 30 s,
+  // not after the endpoint timeout meant for a remote model.
+  const ms = role.baseURL ? 2 * role.timeoutMs + 5_000 : Math.min(30_000, 2 * role.timeoutMs + 5_000);
   return { startToCloseTimeout: ms, retry: { ...MODEL_RETRY, nonRetryableErrorTypes: [...MODEL_RETRY.nonRetryableErrorTypes] } };
 }

@@ -28,6 +28,8 @@ const cfg = parseCampaignConfig({
   // Few items in flight, so the kills land mid-curation.
   curation: { shardSize: 10, concurrency: 1 },
   training: {
+    // SFT fully fine-tuned and used as the base of the preference variants (the demo's path).
+    sft: { fullFineTune: true, learningRate: 2e-3 },
     learningRate: 1e-3,
     batchSize: 2,
     epochs: 3,

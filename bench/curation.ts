@@ -1,0 +1,166 @@
+// Curation throughput through Temporal against the same offline engines and activity code
+// called in a plain loop, measured in the same run on the same items; and (with --scale N) a
+// scale run of N items through the campaign's curation stage that prints the largest history.
+//
+//   npx tsx bench/curation.ts [--studies 24] [--limit 80]      throughput ratio (goal ≥ 0.7×)
+//   npx tsx bench/curation.ts --scale 20000                     scale run, training off
+//
+// Both arms run on a stack of the bench's own (free ports, headless, removed afterwards), with
+// the same lane count (shards in flight × items per shard) and a cold reply cache each (the
+// arms use different campaign seeds, so neither reads the other's cached replies).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { parseCampaignConfig, type CampaignConfig } from '../core/config';
+import type { CampaignResult } from '../core/contracts';
+import { agentForTurn, DebateTurnRecord, evaluateDebate, previousVote, resolveVote } from '../core/debate';
+import { freePort, PROJECT_ROOT, stackDown, stackUp } from '../infra/stack';
+
+function arg(name: string, fallback?: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+const SHARDS_IN_FLIGHT = 4; // workflows/campaign.ts runs at most 4 shards at once
+
+async function main(): Promise<void> {
+  const scale = arg('scale') ? Number(arg('scale')) : 0;
+  const limit = scale || Number(arg('limit', '80'));
+  // The phantom generator writes ~4 VQA items per study (80 % train).
+  const studies = scale ? Math.ceil(scale / 3.2) + 50 : Number(arg('studies', '24'));
+  const home = path.join(PROJECT_ROOT, '.mmedpo', `bench-curation-${process.pid}`);
+  fs.mkdirSync(home, { recursive: true });
+  const info = await stackUp({ home, temporalPort: await freePort(), minioPort: await freePort(), minioConsolePort: await freePort(), headless: true });
+  Object.assign(process.env, {
+    MMEDPO_HOME: home,
+    MMEDPO_TEMPORAL_ADDRESS: info.temporalAddress,
+    MMEDPO_S3_ENDPOINT: info.s3Endpoint,
+    MMEDPO_S3_ACCESS_KEY_ID: info.accessKeyId,
+    MMEDPO_S3_SECRET_ACCESS_KEY: info.secretAccessKey,
+    MMEDPO_BUCKET: info.bucket,
+  });
+  // Imported after the env is set: the artifact store and the Temporal client read it once.
+  const activities = await import('../activities');
+  const { createCurationWorker } = await import('../workers/curation');
+  const { createModelWorkers } = await import('../workers/models');
+  const { configHash } = await import('../lib/config-file');
+  const { Runtime, DefaultLogger } = await import('@temporalio/worker');
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+  const cfg = (seed: number): CampaignConfig =>
+    parseCampaignConfig({
+      name: 'bench',
+      seed,
+      dataset: { format: 'phantom', root: path.join(os.tmpdir(), `mmedpo-phantom-bench-${studies}`), phantom: { studies, size: 128, testFraction: 0.2 }, limit },
+      curation: { shardSize: scale ? 100 : 10, concurrency: 8 },
+      training: { enabled: false },
+      evaluation: { enabled: false },
+    });
+  const connection = await Connection.connect({ address: info.temporalAddress });
+  const client = new Client({ connection });
+  const workers: Worker[] = [await createCurationWorker({ maxConcurrentActivities: 32 }), ...(await createModelWorkers(cfg(1), { maxConcurrentActivities: 32 }))];
+  const runs = workers.map((w) => w.run());
+  try {
+    // ---- through Temporal: the campaign with training and evaluation off
+    const c1 = cfg(1);
+    const id = `bench-${Date.now().toString(36)}`;
+    const t0 = Date.now();
+    const h = await client.workflow.start('campaignWorkflow', { taskQueue: 'curation', workflowId: id, args: [{ campaignId: id, config: c1, configHash: configHash(c1) }] });
+    const timer = scale
+      ? setInterval(() => {
+          void client.workflow.count(`WorkflowType = 'textItemWorkflow' AND ExecutionStatus = 'Completed' AND WorkflowId STARTS_WITH '${id}/'`).then((c) => console.error(`  ${c.count}/${limit} items, ${((Date.now() - t0) / 1000).toFixed(0)} s`));
+        }, 60_000)
+      : undefined;
+    const result = (await h.result()) as CampaignResult;
+    if (timer) clearInterval(timer);
+    const wall = (Date.now() - t0) / 1000;
+    // Curation span: first shard start → last shard close.
+    let first = Infinity;
+    let last = 0;
+    let maxEvents = 0;
+    let maxWho = '';
+    let maxBytes = 0;
+    let executions = 0;
+    for await (const w of client.workflow.list({ query: `WorkflowId STARTS_WITH '${id}'` })) {
+      executions++;
+      if (w.workflowId.includes('/shard-') && !w.workflowId.includes('/text/')) {
+        first = Math.min(first, w.startTime.getTime());
+        last = Math.max(last, w.closeTime?.getTime() ?? Date.now());
+      }
+      if (w.historyLength > maxEvents) {
+        maxEvents = w.historyLength;
+        maxWho = `${w.type} ${w.workflowId}`;
+      }
+      maxBytes = Math.max(maxBytes, w.historySize ?? 0);
+    }
+    const items = result.progress?.items.curated ?? limit;
+    const temporalS = (last - first) / 1000;
+    console.log(`through Temporal: ${items} items curated in ${temporalS.toFixed(1)} s (${(items / temporalS).toFixed(2)} items/s); campaign wall ${wall.toFixed(1)} s, quarantined ${result.quarantined}`);
+    console.log(`histories: ${executions} workflow executions; largest ${maxEvents} events (${maxWho}), largest size ${(maxBytes / 1024).toFixed(0)} KiB`);
+    if (maxEvents > 10_000) throw new Error(`a history exceeded 10,000 events: ${maxEvents}`);
+    if (scale) return;
+
+    // ---- plain loop: the same activity functions, the same lane count, no Temporal
+    const c2 = cfg(2);
+    const manifestKey = result.progress!.artifacts.datasetManifest!;
+    const shardItems = await activities.loadShardItems({ manifestKey, split: c2.dataset.trainSplit, start: 0, end: limit });
+    const m = c2.models;
+    const curateDirect = async (item: (typeof shardItems)[number]): Promise<void> => {
+      const common = { campaignSeed: c2.seed, itemId: item.id, kind: item.kind, question: item.question, groundTruth: item.answer };
+      const text = async () => {
+        const samples = await Promise.all(Array.from({ length: c2.curation.samples }, (_, k) => activities.sampleTarget({ ...common, role: m.target, imageKey: item.imageKeys[0], sampleIndex: k })));
+        const candidates = samples.filter((s) => s.ok && s.text).map((s) => s.text!);
+        let yl: string | undefined;
+        if (candidates.length) {
+          const sel = await activities.judgeSelect({ ...common, role: m.judge, candidates });
+          if (sel.index !== null && sel.index !== undefined) yl = candidates[sel.index];
+        }
+        yl ??= (await activities.judgeGenerate({ ...common, role: m.judge })).text!;
+        await activities.storeTextPair({ itemId: item.id, kind: item.kind, question: item.question, imageKey: item.imageKeys[0], y_w: item.answer, y_l: yl, source: 'sampled', conflicts: [], replyKeys: [] });
+        const turns: DebateTurnRecord[] = [];
+        const params = { agents: m.agents.length, rounds: c2.debate.rounds };
+        let outcome = evaluateDebate(turns, params);
+        while (!outcome.done) {
+          const turn = turns.length;
+          const agent = agentForTurn(turn, m.agents.length);
+          const previous = previousVote(turns);
+          const r = await activities.debateTurn({ role: m.agents[agent]!, agent, turn, round: Math.floor(turn / m.agents.length), campaignSeed: c2.seed, itemId: item.id, response: yl, groundTruth: item.answer, previous, scale: c2.debate.scale });
+          const res = resolveVote(r.ok && r.agree !== undefined ? { agree: r.agree, score: r.score ?? NaN, reason: r.reason ?? '' } : null, previous);
+          turns.push({ turn, agent, model: m.agents[agent]!.model, score: res.score, agree: res.agree, reason: r.reason ?? '', valid: r.ok, latencyMs: r.latencyMs, replyKeys: r.replyKeys, promptVersion: r.promptVersion });
+          outcome = evaluateDebate(turns, params);
+        }
+        await activities.storeDebateTranscript({ itemId: item.id, mode: 'multi', response: yl, scale: c2.debate.scale, agents: m.agents.map((a) => a.model), rounds: c2.debate.rounds, turns, outcome });
+      };
+      const visual = () => activities.curateVisual({ seed: c2.seed, itemId: item.id, imageKey: item.imageKeys[0]!, noise: c2.noise, visualTool: c2.visualTool });
+      await Promise.all([text(), visual()]);
+    };
+    const lanes = SHARDS_IN_FLIGHT * c2.curation.concurrency;
+    let next = 0;
+    const p0 = Date.now();
+    await Promise.all(
+      Array.from({ length: lanes }, async () => {
+        while (next < shardItems.length) await curateDirect(shardItems[next++]!);
+      }),
+    );
+    const plainS = (Date.now() - p0) / 1000;
+    console.log(`plain loop:       ${shardItems.length} items curated in ${plainS.toFixed(1)} s (${(shardItems.length / plainS).toFixed(2)} items/s), ${lanes} lanes`);
+    const ratio = plainS / temporalS;
+    console.log(`ratio Temporal/plain throughput: ${ratio.toFixed(2)}× (goal ≥ 0.7×)`);
+  } finally {
+    for (const w of workers) w.shutdown();
+    await Promise.allSettled(runs);
+    await connection.close();
+    await stackDown({ home });
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    console.error(`bench/curation: ${e.stack ?? e.message}`);
+    process.exit(1);
+  },
+);
