@@ -150,12 +150,24 @@ export async function buildPreferenceSets(input: MergeInput): Promise<MergeResul
     sets.push({ variant: v, datasetKey, llavaKey, pairs: set.pairs.length, stats: set.stats });
   }
   const quarantinedIds = new Set(quarantined.filter((q) => q.stage === 'ingest').map((q) => q.itemId));
-  const sftRows = splitItems(m, input.trainSplit, input.limit)
-    .filter((i) => !quarantinedIds.has(i.id))
-    .map((i) => ({ id: i.id, image: i.imageKeys[0], prompt: prompt(i), response: i.answer }));
-  const sftKey = (await store.putBytes('sft-sets', Buffer.from(toJsonl(sftRows)), { ext: '.jsonl', contentType: 'application/x-ndjson' })).key;
+  const { sftKey, sftItems } = await putSftSet(m, input.trainSplit, input.limit, quarantinedIds);
   const quarantineKey = (await store.putJson('quarantine', quarantined)).key;
-  return { sets, sftKey, sftItems: sftRows.length, quarantineKey, quarantined: quarantined.length };
+  return { sets, sftKey, sftItems, quarantineKey, quarantined: quarantined.length };
+}
+
+/** The SFT set: every usable train item with its ground truth (content-addressed: same items → same key). */
+async function putSftSet(m: DatasetManifest, trainSplit: string, limit: number, skip: ReadonlySet<string>): Promise<{ sftKey: string; sftItems: number }> {
+  const rows = splitItems(m, trainSplit, limit)
+    .filter((i) => !skip.has(i.id))
+    .map((i) => ({ id: i.id, image: i.imageKeys[0], prompt: i.kind === 'report' ? REPORT_PROMPT : (i.question ?? ''), response: i.answer }));
+  const sftKey = (await artifactStore().putBytes('sft-sets', Buffer.from(toJsonl(rows)), { ext: '.jsonl', contentType: 'application/x-ndjson' })).key;
+  return { sftKey, sftItems: rows.length };
+}
+
+/** The SFT set before curation (the served-target path); the merge writes the same bytes, so the same key. */
+export async function buildSftSet(input: { manifestKey: string; trainSplit: string; limit: number }): Promise<{ sftKey: string; sftItems: number }> {
+  const m = await manifest(input.manifestKey);
+  return putSftSet(m, input.trainSplit, input.limit, new Set(m.quarantined.filter((q) => q.stage === 'ingest' && q.itemId).map((q) => q.itemId!)));
 }
 
 // ---------------------------------------------------------------- train / evaluate (training queue)

@@ -9,6 +9,9 @@ import { artifactStore } from '../lib/env';
 import { callModel, Validation } from '../lib/models/call';
 import { ChatMessage, PROMPT_VERSIONS, renderPrompt } from '../lib/models/prompts';
 import { offlineAgent, offlineJudgeGenerate, offlineJudgeSelect, offlineTarget } from '../lib/offline/engines';
+import { REPORT_PROMPT } from '../core/preference';
+import { sha256Hex } from '../lib/hash';
+import { servedEndpoint } from './served-model';
 
 export interface ModelCallInfo {
   replyKeys: string[];
@@ -52,6 +55,7 @@ function imageMime(b: Buffer): string {
 const nonEmpty = (t: string): Validation<string> => (t.trim() ? { ok: true, value: t.trim() } : { ok: false, error: 'the reply is empty' });
 
 export async function sampleTarget(i: SampleTargetInput): Promise<SampleTargetOutput> {
+  if (i.role.served) return sampleServedTarget(i);
   const instruction = i.kind === 'vqa' ? `Question: ${i.question ?? ''}\nAnswer briefly.` : 'Write the findings and impression of a radiology report for this image.';
   const messages = renderPrompt(PROMPT_VERSIONS.target, { instruction });
   if (i.imageKey && i.role.baseURL) {
@@ -79,6 +83,33 @@ export async function sampleTarget(i: SampleTargetInput): Promise<SampleTargetOu
     validate: nonEmpty,
   });
   return { ok: r.ok, text: r.value, invalid: r.error, ...info(r, i.role.model) };
+}
+
+/**
+ * The campaign's own SFT model as the target, served by the trainer on this worker: it is asked
+ * exactly what it was trained on (the question, or the report prompt) with the image, and each
+ * sample index gets its own request seed so the samples differ at temperature > 0.
+ */
+async function sampleServedTarget(i: SampleTargetInput): Promise<SampleTargetOutput> {
+  const ep = await servedEndpoint(i.role.served!);
+  const role: ModelRole = { ...i.role, served: undefined, baseURL: ep.baseURL, model: ep.model };
+  const text = i.kind === 'vqa' ? (i.question ?? '') : REPORT_PROMPT;
+  const messages: ChatMessage[] = [{ role: 'user', content: text }];
+  if (i.imageKey) {
+    const bytes = await artifactStore().getBytes(i.imageKey);
+    messages[0]!.content = [{ type: 'image_url', image_url: { url: `data:${imageMime(bytes)};base64,${bytes.toString('base64')}` } }, { type: 'text', text }];
+  }
+  const r = await callModel<string>({
+    roleName: 'target',
+    role,
+    promptVersion: 'served-sft.v1',
+    messages,
+    sampleIndex: i.sampleIndex,
+    seed: Number.parseInt(sha256Hex(Buffer.from(`${i.campaignSeed}\u0000${i.itemId}\u0000${i.sampleIndex}`)).slice(0, 8), 16),
+    offline: () => '',
+    validate: nonEmpty,
+  });
+  return { ok: r.ok, text: r.value, invalid: r.error, ...info(r, ep.model) };
 }
 
 export interface JudgeInput {

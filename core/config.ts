@@ -24,6 +24,15 @@ export const ModelRoleSchema = z
     rateLimitPerSecond: z.number().positive().optional(),
     /** How images reach the endpoint: inline data URL (default) or a presigned S3 URL (the endpoint must reach S3). */
     imageTransport: z.enum(['data-url', 'presigned']).optional(),
+    /**
+     * Set by the campaign, not by hand: this role is a model the campaign trained (its SFT model),
+     * served by the trainer (`python -m trainer serve`) next to the model worker. baseModel is an
+     * S3 key or path (absent: the built-in tiny model of `seed`); adapters are merged in order.
+     */
+    served: z
+      .object({ baseModel: z.string().optional(), adapterKeys: z.array(z.string()).default([]), seed: z.number().int().default(0), device: z.enum(['auto', 'cpu', 'cuda']).default('auto') })
+      .strict()
+      .optional(),
   })
   .strict();
 export type ModelRole = z.infer<typeof ModelRoleSchema>;
@@ -92,6 +101,11 @@ export const CampaignConfigSchema = z
         samples: z.number().int().min(1).max(32).default(3),
         textBranch: z.boolean().default(true),
         visualBranch: z.boolean().default(true),
+        /**
+         * The target is the campaign's own SFT model: SFT is trained before curation and served by
+         * the trainer, and the text branch samples it. Only when models.target has no baseURL.
+         */
+        targetFromSft: z.boolean().default(false),
         /** Items per curation shard (child workflow). */
         shardSize: z.number().int().min(1).max(2000).default(200),
         /** Concurrent items inside one shard. */

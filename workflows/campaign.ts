@@ -118,6 +118,47 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   progress.items.total = plan.items;
   progress.shards.total = plan.shards.length;
 
+  // Training state, shared by the early SFT (served target) and the train stage.
+  const trains: TrainOutcome[] = [];
+  const adapters: Partial<Record<VariantName, string | undefined>> = {};
+  const trainOne = async (variant: VariantName, mode: 'sft' | 'dpo', datasetKey: string, initAdapterKey?: string, baseModelKey?: string) => {
+    progress.training.variant = variant;
+    upsertSearchAttributes([{ key: VariantKey, value: variant }]);
+    details();
+    const t = await training.trainVariant({
+      campaignId: input.campaignId,
+      variant,
+      mode,
+      datasetKey,
+      training: cfg.training,
+      seed: cfg.seed,
+      initAdapterKey,
+      ...(baseModelKey ? { baseModelKey } : {}),
+    });
+    trains.push(t);
+    adapters[variant] = t.adapterKey;
+    progress.training.done.push(variant);
+    if (t.adapterKey) progress.artifacts[`adapter:${variant}`] = t.adapterKey;
+    details();
+  };
+
+  // 2b. The target is the campaign's own SFT model (the embedded default): train SFT before
+  // curation; the model worker serves it with the trainer and the text branch samples it.
+  let curationCfg = cfg;
+  if (cfg.curation.targetFromSft && cfg.curation.textBranch && cfg.training.enabled && !cfg.models.target.baseURL) {
+    enter('train');
+    const sftSet = await acts.buildSftSet({ manifestKey: ingest.manifestKey, trainSplit: cfg.dataset.trainSplit, limit: cfg.dataset.limit });
+    await trainOne('sft', 'sft', sftSet.sftKey);
+    const full = cfg.training.sft.fullFineTune;
+    const served = {
+      ...(full ? { baseModel: adapters.sft } : cfg.training.baseModel ? { baseModel: cfg.training.baseModel } : {}),
+      adapterKeys: full ? [] : [adapters.sft!],
+      seed: cfg.seed,
+      device: cfg.training.device,
+    };
+    curationCfg = { ...cfg, models: { ...cfg.models, target: { ...cfg.models.target, served } } };
+  }
+
   // 3. curation shards, at most `maxShards` at once.
   enter('curation');
   const needSingleAgent = variants.includes('single-llm');
@@ -141,7 +182,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         taskQueue: queueOf(prefix, 'curation'),
         parentClosePolicy: ParentClosePolicy.TERMINATE,
         staticSummary: `curation shard ${i}: items ${start}–${end - 1}`,
-        args: [{ campaignId: input.campaignId, seed: cfg.seed, manifestKey: ingest.manifestKey, split: cfg.dataset.trainSplit, start, end, config: cfg, needSingleAgent, needGlobalNoise }],
+        args: [{ campaignId: input.campaignId, seed: cfg.seed, manifestKey: ingest.manifestKey, split: cfg.dataset.trainSplit, start, end, config: curationCfg, needSingleAgent, needGlobalNoise }],
       });
       if (progress.paused) await handle.signal(pauseShardSignal, true);
       const r = (await handle.result()) as ShardResult;
@@ -180,32 +221,10 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   for (const s of merge.sets) progress.artifacts[`preference:${s.variant}`] = s.datasetKey;
 
   // 5. train: SFT first (it is also the start point and reference of the preference variants).
-  const trains: TrainOutcome[] = [];
-  const adapters: Partial<Record<VariantName, string | undefined>> = {};
   if (cfg.training.enabled) {
     enter('train');
-    const trainOne = async (variant: VariantName, mode: 'sft' | 'dpo', datasetKey: string, initAdapterKey?: string, baseModelKey?: string) => {
-      progress.training.variant = variant;
-      upsertSearchAttributes([{ key: VariantKey, value: variant }]);
-      details();
-      const t = await training.trainVariant({
-        campaignId: input.campaignId,
-        variant,
-        mode,
-        datasetKey,
-        training: cfg.training,
-        seed: cfg.seed,
-        initAdapterKey,
-        ...(baseModelKey ? { baseModelKey } : {}),
-      });
-      trains.push(t);
-      adapters[variant] = t.adapterKey;
-      progress.training.done.push(variant);
-      if (t.adapterKey) progress.artifacts[`adapter:${variant}`] = t.adapterKey;
-      details();
-    };
     const needSft = variants.some((v) => v !== 'base');
-    if (needSft) await trainOne('sft', 'sft', merge.sftKey);
+    if (needSft && !adapters.sft) await trainOne('sft', 'sft', merge.sftKey);
     const sftIsFullModel = cfg.training.sft.fullFineTune;
     for (const v of variants) {
       if (v === 'base' || v === 'sft' || !VARIANT_SPECS[v]) continue;

@@ -38,6 +38,8 @@ export interface ModelCallSpec<T> {
    * get; a real endpoint's key stays (role, model, prompt version, messages, params, sample index).
    */
   offlineInputs?: unknown;
+  /** Request seed for sampling endpoints (not part of the cache key: the sample index already is). */
+  seed?: number;
   validate: (text: string) => Validation<T>;
 }
 
@@ -96,7 +98,7 @@ async function cachedAsk(spec: ModelCallSpec<unknown>, promptVersion: string, me
   let latencyMs = 0;
   let requests = 0;
   if (spec.role.baseURL) {
-    const r = await chatOnce(spec.role, messages, params);
+    const r = await chatOnce(spec.role, messages, spec.seed !== undefined ? { ...params, seed: spec.seed } : params);
     text = r.text;
     latencyMs = r.latencyMs;
     requests = 1;

@@ -92,6 +92,8 @@ export function classifyError(e: unknown, role: ModelRole, elapsedMs?: number): 
 export interface ChatParams {
   temperature: number;
   maxTokens: number;
+  /** Sent as the request's seed (OpenAI, vLLM and the trainer's serve honour it): distinct samples per index. */
+  seed?: number;
 }
 
 /** One chat completion against the role's endpoint; returns the reply text (possibly not valid for its purpose). */
@@ -104,6 +106,7 @@ export async function chatOnce(role: ModelRole, messages: ChatMessage[], params:
       messages: messages as OpenAI.Chat.ChatCompletionMessageParam[],
       temperature: params.temperature,
       max_tokens: params.maxTokens,
+      ...(params.seed !== undefined ? { seed: params.seed } : {}),
     });
     const text = r?.choices?.[0]?.message?.content;
     return { text: typeof text === 'string' ? text : '', latencyMs: Date.now() - t0 };

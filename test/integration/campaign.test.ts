@@ -32,6 +32,7 @@ export function smallCampaignConfig(overrides: Record<string, unknown> = {}) {
 }
 
 describe('campaign workflow', () => {
+  let first: { id: string; manifestKey: string } | undefined;
   let workers: Worker[];
   let runs: Promise<void>[];
   beforeAll(async () => {
@@ -75,6 +76,26 @@ describe('campaign workflow', () => {
     const desc = await h.describe();
     expect(desc.searchAttributes.CampaignId).toEqual([id]);
     expect(desc.searchAttributes.Stage).toEqual(['done']);
+    first = { id, manifestKey: result.manifestKey };
+    await client.connection.close();
+  }, 900_000);
+
+  it('reruns with the reply cache warm onto the same artifact keys', async () => {
+    expect(first).toBeDefined();
+    const cfg = smallCampaignConfig();
+    const client = await connectClient();
+    const id = `it-rerun-${Date.now()}`;
+    const h = await client.workflow.start('campaignWorkflow', { taskQueue: `${prefix}curation`, workflowId: id, args: [{ campaignId: id, config: cfg, configHash: configHash(cfg), rerunOf: first!.id }] });
+    const result = (await h.result()) as CampaignResult;
+    type Manifest = { rerunOf: string | null; artifacts: Record<string, unknown> & { reports: unknown } };
+    const a = await artifactStore().getJson<Manifest>(first!.manifestKey);
+    const b = await artifactStore().getJson<Manifest>(result.manifestKey);
+    expect(b.rerunOf).toBe(first!.id);
+    // Everything but the report (which names its campaign) lands on the same keys: dataset manifest,
+    // shard results, SFT and preference sets, adapters and their metrics, predictions and scores.
+    const { reports: _ra, ...keysA } = a.artifacts;
+    const { reports: _rb, ...keysB } = b.artifacts;
+    expect(keysB).toEqual(keysA);
     await client.connection.close();
   }, 900_000);
 });
