@@ -1,12 +1,10 @@
 // Debate orchestration (workflow code): the protocol lives in core/debate.ts; each turn is one
 // retriable activity on the agent's own model queue, with a per-turn summary. Completed turns are
 // in history, so a worker crash resumes the debate without re-calling them.
-import { proxyActivities } from '@temporalio/workflow';
-import type * as activities from '../activities';
 import type { ModelRole } from '../core/config';
 import { agentForTurn, DebateOutcome, DebateScale, DebateTurnRecord, evaluateDebate, previousVote, resolveVote } from '../core/debate';
 import { modelQueue } from '../core/queues';
-import { modelActivityOptions } from './model-options';
+import { modelActivities } from './model-options';
 
 export interface DebateView {
   mode: 'multi' | 'single';
@@ -42,11 +40,11 @@ export async function runDebate(i: RunDebateInput, view: DebateView): Promise<De
     const agent = agentForTurn(turn, agents.length);
     const role = agents[agent]!;
     const previous = previousVote(turns);
-    const { debateTurn } = proxyActivities<typeof activities>({
-      ...modelActivityOptions(role),
-      taskQueue: `${i.queuePrefix ?? ''}${modelQueue(`agent-${agent}`)}`,
-      summary: `${i.mode === 'single' ? 'single-agent ' : ''}turn ${turn + 1}: agent ${agent + 1} (${role.model}) scores ${i.itemId}${previous ? ` after ${previous.score}` : ''}`,
-    });
+    const { debateTurn } = modelActivities(
+      role,
+      `${i.queuePrefix ?? ''}${modelQueue(`agent-${agent}`)}`,
+      `${i.mode === 'single' ? 'single-agent ' : ''}turn ${turn + 1}: agent ${agent + 1} (${role.model}) scores ${i.itemId}${previous ? ` after ${previous.score}` : ''}`,
+    );
     const r = await debateTurn({
       role,
       agent,

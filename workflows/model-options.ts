@@ -1,6 +1,14 @@
 // Activity options for model calls (workflow-safe). Temporal's retry does all retrying: 429/5xx/timeouts
 // are retryable (a 429's Retry-After arrives as nextRetryDelay), endpoint rejections are not.
-import type { ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { debateTurn, judgeGenerate, judgeSelect, sampleTarget } from '../activities/models';
+
+export interface ModelCallActivities {
+  sampleTarget: typeof sampleTarget;
+  judgeSelect: typeof judgeSelect;
+  judgeGenerate: typeof judgeGenerate;
+  debateTurn: typeof debateTurn;
+}
 import type { ModelRole } from '../core/config';
 
 export const MODEL_RETRY = {
@@ -17,4 +25,17 @@ export function modelActivityOptions(role: ModelRole): ActivityOptions {
   // not after the endpoint timeout meant for a remote model.
   const ms = role.baseURL ? 2 * role.timeoutMs + 5_000 : Math.min(30_000, 2 * role.timeoutMs + 5_000);
   return { startToCloseTimeout: ms, retry: { ...MODEL_RETRY, nonRetryableErrorTypes: [...MODEL_RETRY.nonRetryableErrorTypes] } };
+}
+
+/**
+ * The activities for one model role. A remote role (baseURL, or a model the campaign serves) runs on
+ * its own task queue: the queue's rate limit is the role's, and the model worker holds its keys and
+ * GPUs. An offline role's engine is a few microseconds of CPU in this process: it runs as a local
+ * activity on the workflow's own worker — still retried and recorded in history, with no server
+ * round trip per call (the difference between 0.15× and near-parity throughput on a small machine).
+ */
+export function modelActivities(role: ModelRole, taskQueue: string, summary?: string): ModelCallActivities {
+  const o = modelActivityOptions(role);
+  if (role.baseURL || role.served) return proxyActivities<ModelCallActivities>({ ...o, taskQueue, ...(summary ? { summary } : {}) });
+  return proxyLocalActivities<ModelCallActivities>({ startToCloseTimeout: o.startToCloseTimeout, retry: o.retry, ...(summary ? { summary } : {}) });
 }

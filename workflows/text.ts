@@ -3,12 +3,12 @@
 // conflicts clearly and writes a hallucination from the ground truth) → store the pair → the
 // multi-Med-LLM debate scores y_l's clinical relevance (s_t) → store the transcript. An item whose
 // endpoint refuses or whose replies stay invalid is returned quarantined (never thrown).
-import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, defineQuery, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import type { CampaignConfig } from '../core/config';
 import { modelQueue } from '../core/queues';
 import { DebateView, runDebate } from './debate';
-import { modelActivityOptions } from './model-options';
+import { modelActivities } from './model-options';
 
 export interface TextItemInput {
   campaignSeed: number;
@@ -46,7 +46,8 @@ export interface TextItemView {
 
 export const textItemStateQuery = defineQuery<TextItemView>('textItemState');
 
-const { storeTextPair, storeDebateTranscript } = proxyActivities<typeof activities>({
+// Small idempotent S3 puts (content-addressed): local activities on the workflow's worker.
+const { storeTextPair, storeDebateTranscript } = proxyLocalActivities<typeof activities>({
   startToCloseTimeout: '2m',
   retry: { initialInterval: '1s', maximumAttempts: 10 },
 });
@@ -67,8 +68,8 @@ export async function textItemWorkflow(input: TextItemInput): Promise<TextItemRe
     view.phase = 'quarantined';
     return { quarantined: reason };
   };
-  const target = proxyActivities<typeof activities>({ ...modelActivityOptions(models.target), taskQueue: `${prefix}${modelQueue('target')}` });
-  const judge = proxyActivities<typeof activities>({ ...modelActivityOptions(models.judge), taskQueue: `${prefix}${modelQueue('judge')}` });
+  const target = modelActivities(models.target, `${prefix}${modelQueue('target')}`);
+  const judge = modelActivities(models.judge, `${prefix}${modelQueue('judge')}`);
   const common = { campaignSeed: input.campaignSeed, itemId: input.itemId, kind: input.kind, question: input.question, groundTruth: input.groundTruth };
 
   // 1. N samples of the target.

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { storeDebateTranscript, storeTextPair } from '../../activities/text';
 import { parseCampaignConfig } from '../../core/config';
 import { createWorker } from '../../lib/temporal';
+import { modelActivities } from '../../activities/models';
 import { createModelWorkers } from '../../workers/models';
 
 async function main(): Promise<void> {
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   const wf = await createWorker({
     taskQueue: need('MMEDPO_TEXT_WF_QUEUE'),
     workflowBundle: { codePath: need('MMEDPO_WORKFLOW_BUNDLE') },
-    activities: { storeTextPair, storeDebateTranscript },
+    activities: { storeTextPair, storeDebateTranscript, ...modelActivities },
   });
   const models = await createModelWorkers(config, { queuePrefix: need('MMEDPO_QUEUE_PREFIX') });
   console.log('text worker ready');

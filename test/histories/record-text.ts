@@ -8,6 +8,7 @@ import { storeDebateTranscript, storeTextPair } from '../../activities/text';
 import { parseCampaignConfig } from '../../core/config';
 import { resolveRuntime } from '../../lib/env';
 import { connectClient, createWorker, WORKFLOWS_PATH } from '../../lib/temporal';
+import { modelActivities } from '../../activities/models';
 import { createModelWorkers } from '../../workers/models';
 
 async function main(): Promise<void> {
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
   const taskQueue = `record-text-${stamp}`;
   const prefix = `record-text-${stamp}-`;
   const config = parseCampaignConfig({});
-  const wf = await createWorker({ taskQueue, workflowsPath: WORKFLOWS_PATH, activities: { storeTextPair, storeDebateTranscript } });
+  const wf = await createWorker({ taskQueue, workflowsPath: WORKFLOWS_PATH, activities: { storeTextPair, storeDebateTranscript, ...modelActivities } });
   const models = await createModelWorkers(config, { queuePrefix: prefix });
   const client = await connectClient(rt);
   const workflowId = `record-text-item-${stamp}`;

@@ -22,6 +22,7 @@ import type { Worker } from '@temporalio/worker';
 import { storeDebateTranscript, storeTextPair, type DebateTranscript, type TextPairRecord } from '../../activities/text';
 import { parseCampaignConfig } from '../../core/config';
 import { artifactStore } from '../../lib/env';
+import { modelActivities } from '../../activities/models';
 import { createModelWorkers } from '../../workers/models';
 import type { TextItemInput, TextItemResult } from '../../workflows/text';
 import { OFFLINE_GROUND_TRUTHS, playOfflineDebate } from '../helpers/offline-debate';
@@ -101,7 +102,7 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
     fake = await startFakeOpenAI(scripted());
     config = makeConfig(fake.url);
     client = await connectClient();
-    wfWorker = await makeWorker({ taskQueue: wfQueue, activities: { storeTextPair, storeDebateTranscript } });
+    wfWorker = await makeWorker({ taskQueue: wfQueue, activities: { storeTextPair, storeDebateTranscript, ...modelActivities } });
     modelWorkers = await createModelWorkers(config, { queuePrefix: modelPrefix });
     running = Promise.all([wfWorker.worker.run(), ...modelWorkers.map((w) => w.run())]);
   });
