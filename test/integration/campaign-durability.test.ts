@@ -25,8 +25,9 @@ const cfg = parseCampaignConfig({
   name: 'durability',
   seed: 11,
   dataset: { format: 'phantom', root: path.join(os.tmpdir(), `mmedpo-phantom-durability-${process.pid}`), phantom: { studies: 16, size: 128, testFraction: 0.25 }, limit: 40 },
-  // Few items in flight, so the kills land mid-curation.
-  curation: { shardSize: 10, concurrency: 1 },
+  // Few items in flight, so the kills land mid-curation. The target is the campaign's SFT model,
+  // served by the trainer on the model worker: killing that worker kills the server too.
+  curation: { shardSize: 10, concurrency: 1, targetFromSft: true },
   training: {
     // SFT fully fine-tuned and used as the base of the preference variants (the demo's path).
     sft: { fullFineTune: true, learningRate: 2e-3 },
@@ -126,8 +127,9 @@ it('completes after kill -9 of each worker kind and a Temporal restart, losing n
     600_000,
     250,
   );
+  const killedVariant = (await handle.query<CampaignProgress>('progress')).training.variant;
   await workers.training!.kill9();
-  log.push(`training killed after checkpoint step ${killedAtStep}`);
+  log.push(`training (${killedVariant}) killed after checkpoint step ${killedAtStep}`);
   workers.training = workers.training!.restart();
 
   const result = (await handle.result()) as CampaignResult;
@@ -144,9 +146,9 @@ it('completes after kill -9 of each worker kind and a Temporal restart, losing n
   // Training resumed from the checkpoint it had, not from step 0.
   const desc = await handle.fetchHistory();
   const trainResults = desc.events!.filter((e) => e.activityTaskCompletedEventAttributes).map((e) => e.activityTaskCompletedEventAttributes!.result?.payloads?.[0]?.data).filter(Boolean).map((d) => JSON.parse(Buffer.from(d!).toString('utf8')) as { variant?: string; resumedFromStep?: number | null; adapterKey?: string });
-  const sft = trainResults.find((r) => r.variant === 'sft' && r.adapterKey);
-  expect(sft?.resumedFromStep).toBeGreaterThanOrEqual(killedAtStep);
-  expect(sft?.resumedFromStep).toBeGreaterThan(0);
+  const killed = trainResults.find((r) => r.variant === killedVariant && r.adapterKey);
+  expect(killed?.resumedFromStep).toBeGreaterThanOrEqual(killedAtStep);
+  expect(killed?.resumedFromStep).toBeGreaterThan(0);
 
   // Exactly one execution per item, and no history re-scheduled or twice-completed an activity.
   const ids: string[] = [];
