@@ -111,7 +111,8 @@ export interface CampaignProgress {
   shards: { total: number; done: number; running: number; runningIds?: string[] };
   debates: { done: number; atCap: number; consensus: number; turns: number };
   pairs: { text: number; visual: number };
-  training: { variant?: string; done: string[]; step?: number };
+  /** step/totalSteps/loss: read by the CLI from the running training activity's heartbeat. */
+  training: { variant?: string; done: string[]; step?: number; totalSteps?: number; loss?: number };
   evaluation: { done: string[] };
   artifacts: Record<string, string>;
 }

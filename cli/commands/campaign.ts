@@ -75,6 +75,17 @@ export async function progressOf(client: Client, id: string): Promise<{ progress
     };
   }
   if (d.status.name === 'RUNNING') {
+    // The training step and loss live in the training activity's heartbeat, not in history.
+    for (const a of d.raw.pendingActivities ?? []) {
+      const data = a.activityType?.name === 'trainVariant' ? a.heartbeatDetails?.payloads?.[0]?.data : undefined;
+      if (!data) continue;
+      try {
+        const hb = JSON.parse(Buffer.from(data).toString('utf8')) as { step?: number; totalSteps?: number; loss?: number };
+        Object.assign(progress.training, { step: hb.step, totalSteps: hb.totalSteps, loss: hb.loss });
+      } catch {
+        /* an encrypted payload (codec on): no live step */
+      }
+    }
     for (const shardId of progress.shards.runningIds ?? []) {
       try {
         const sp = await client.workflow.getHandle(shardId).query<{ done: number; total: number; quarantined: number }>('shardProgress');
@@ -86,6 +97,14 @@ export async function progressOf(client: Client, id: string): Promise<{ progress
     }
   }
   return { progress, status: d.status.name };
+}
+
+/** The training curve in the terminal: one block per refresh, scaled to the run's min/max loss. */
+export function sparkline(xs: number[]): string {
+  const blocks = '▁▂▃▄▅▆▇█';
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  return xs.map((x) => blocks[hi > lo ? Math.round(((x - lo) / (hi - lo)) * (blocks.length - 1)) : 0]).join('');
 }
 
 function bar(done: number, total: number, width = 24): string {
@@ -100,7 +119,7 @@ export function renderProgress(p: CampaignProgress, status: string): string {
     `curation  ${bar(p.items.curated, p.items.total)}  shards ${p.shards.done}/${p.shards.total}, quarantined ${p.items.quarantined}`,
     `debates   ${p.debates.done} done, consensus ${p.debates.consensus}, at cap ${p.debates.atCap}, turns ${p.debates.turns}`,
     `pairs     text ${p.pairs.text}, visual ${p.pairs.visual}`,
-    `training  ${p.training.done.join(', ') || '-'}${p.training.variant && !p.training.done.includes(p.training.variant) ? `  (now ${p.training.variant}${p.training.step !== undefined ? ` step ${p.training.step}` : ''})` : ''}`,
+    `training  ${p.training.done.join(', ') || '-'}${p.training.variant && !p.training.done.includes(p.training.variant) ? `  (now ${p.training.variant}${p.training.step !== undefined ? ` step ${p.training.step}${p.training.totalSteps ? `/${p.training.totalSteps}` : ''}${p.training.loss !== undefined ? `, loss ${p.training.loss.toFixed(4)}` : ''}` : ''})` : ''}`,
     `evaluate  ${p.evaluation.done.join(', ') || '-'}`,
   ].join('\n');
 }
@@ -183,10 +202,14 @@ export function register(program: Command): void {
     .action(
       action(async (id: string, o: { interval: string; json?: boolean }) => {
         await withClient(async (cl) => {
+          const curve: { variant: string; loss: number[] } = { variant: '', loss: [] };
           for (;;) {
             const { progress, status } = await progressOf(cl, id);
+            const t = progress.training;
+            if (t.variant !== curve.variant) Object.assign(curve, { variant: t.variant ?? '', loss: [] });
+            if (t.loss !== undefined && t.step !== undefined) curve.loss.push(t.loss);
             if (o.json) console.log(JSON.stringify({ status, ...progress }));
-            else process.stdout.write(`\x1b[2J\x1b[H${renderProgress(progress, status)}\n`);
+            else process.stdout.write(`\x1b[2J\x1b[H${renderProgress(progress, status)}\n${curve.loss.length > 1 ? `loss      ${sparkline(curve.loss.slice(-60))}  (${curve.variant})\n` : ''}`);
             if (status !== 'RUNNING') return;
             await new Promise((r) => setTimeout(r, Number(o.interval)));
           }
