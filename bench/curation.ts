@@ -46,8 +46,7 @@ async function main(): Promise<void> {
   const { createCurationWorker } = await import('../workers/curation');
   const { createModelWorkers } = await import('../workers/models');
   const { configHash } = await import('../lib/config-file');
-  const { Runtime, DefaultLogger } = await import('@temporalio/worker');
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  process.env.MMEDPO_LOG_LEVEL ??= 'ERROR';
 
   const cfg = (seed: number): CampaignConfig =>
     parseCampaignConfig({

@@ -22,6 +22,9 @@ export function register(program: Command): void {
     .option('--json', 'print the final result as JSON')
     .action(
       action(async (o: { config: string; json?: boolean }) => {
+        // The demo's output is the progress display: worker warnings (e.g. "no workflows registered"
+        // on the model queues) would drown it. MMEDPO_LOG_LEVEL=WARN brings them back.
+        process.env.MMEDPO_LOG_LEVEL ??= 'ERROR';
         const cfg = loadCampaignConfig(o.config);
         const stack = await stackUp();
         if (!o.json) console.error(`stack up: Temporal ${stack.temporalAddress}, Web UI ${stack.uiUrl}, MinIO ${stack.s3Endpoint}`);
