@@ -6,6 +6,7 @@
 // MMEDPO_QUEUE_PREFIX = optional queue prefix, as given to textItemWorkflow's queuePrefix).
 import type { Worker } from '@temporalio/worker';
 import { modelActivities } from '../activities/models';
+import { stopServedModels } from '../activities/served-model';
 import type { CampaignConfig, ModelRole } from '../core/config';
 import { modelQueue } from '../core/queues';
 import { loadCampaignConfig } from '../lib/config-file';
@@ -50,6 +51,7 @@ if (require.main === module) {
     const workers = await createModelWorkers(config);
     console.error(`model workers on ${workers.map((w) => w.options.taskQueue).join(', ')}`);
     await Promise.all(workers.map((w) => w.run()));
+    stopServedModels(); // the trainer servers of a served target are children of this process
   })().catch((e: Error) => {
     console.error(`model workers: ${e.message.split('\n')[0]}`);
     process.exit(1);

@@ -9,6 +9,7 @@ import { connectClient } from '../../lib/temporal';
 import { createCurationWorker } from '../../workers/curation';
 import { createModelWorkers } from '../../workers/models';
 import { createTrainingWorker } from '../../workers/training';
+import { stopServedModels } from '../../activities/served-model';
 import { action, printJson } from '../util';
 import { progressOf, renderProgress, saveReport, startCampaign } from './campaign';
 
@@ -64,6 +65,8 @@ export function register(program: Command): void {
           await client.connection.close();
           for (const w of workers) w.shutdown();
           await Promise.allSettled(runs);
+          // The served SFT target is a child process of this one: stop it, or it keeps node alive.
+          stopServedModels();
         }
       }),
     );

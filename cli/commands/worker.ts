@@ -4,6 +4,7 @@ import { loadCampaignConfig } from '../../lib/config-file';
 import { createCurationWorker } from '../../workers/curation';
 import { createModelWorkers } from '../../workers/models';
 import { createTrainingWorker } from '../../workers/training';
+import { stopServedModels } from '../../activities/served-model';
 import { action, UserError } from '../util';
 
 const KINDS = ['curation', 'training', 'models'] as const;
@@ -32,6 +33,7 @@ export function register(program: Command): void {
         console.error(`${kind} worker on ${workers.map((w) => w.options.taskQueue).join(', ')}`);
         // SIGINT/SIGTERM: the SDK's default shutdown hooks drain in-flight tasks.
         await Promise.all(workers.map((w) => w.run()));
+        stopServedModels();
       }),
     );
 }
