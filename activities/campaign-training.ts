@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CampaignConfig, VariantName } from '../core/config';
 import type { EvalOutcome, EvaluateVariantInput, TrainOutcome } from '../core/contracts';
-import { REPORT_PROMPT } from '../core/preference';
+import { promptOf } from '../core/preference';
 import { artifactStore } from '../lib/env';
 import { scorePredictions } from './evaluation';
 import type { DatasetManifest } from './ingest';
@@ -106,7 +106,7 @@ export async function evaluateVariant(input: EvaluateVariantInput): Promise<Eval
         fs.writeFileSync(path.join(imgDir, local), await store.getBytes(key));
         seen.add(key);
       }
-      rows.push(JSON.stringify({ id: it.id, image: local, prompt: kind === 'report' ? REPORT_PROMPT : it.question }));
+      rows.push(JSON.stringify({ id: it.id, image: local, prompt: promptOf(it) }));
     }
     fs.writeFileSync(path.join(work, 'input.jsonl'), rows.join('\n') + '\n');
     const model = await resolveBaseModel(input.baseModelKey ?? input.training.baseModel, input.seed);

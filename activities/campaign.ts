@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CampaignConfig, VariantName } from '../core/config';
 import type { EvalOutcome, ItemCuration, MergeResult, PreferenceSetInfo, QuarantineRecord, ShardResult, TrainOutcome } from '../core/contracts';
-import { buildVariantSet, CuratedPair, REPORT_PROMPT, toJsonl, toLlavaJson } from '../core/preference';
+import { buildVariantSet, CuratedPair, promptOf, toJsonl, toLlavaJson } from '../core/preference';
 import { artifactStore } from '../lib/env';
 import { ensurePhantomDataset } from '../lib/phantom-dataset';
 import type { DatasetManifest, ManifestItem } from './ingest';
@@ -120,7 +120,6 @@ export async function buildPreferenceSets(input: MergeInput): Promise<MergeResul
   const visual: CuratedPair[] = [];
   const visualGlobal: CuratedPair[] = [];
   const quarantined: QuarantineRecord[] = m.quarantined.map((q) => ({ itemId: q.itemId ?? `${q.file}#${q.row}`, stage: q.stage, reason: q.reason }));
-  const prompt = (i: ManifestItem) => (i.kind === 'report' ? REPORT_PROMPT : (i.question ?? ''));
   for (const key of input.shardKeys) {
     const shard = await store.getJson<{ items: ItemCuration[] }>(key);
     for (const c of shard.items) {
@@ -129,7 +128,7 @@ export async function buildPreferenceSets(input: MergeInput): Promise<MergeResul
       if (!item) continue;
       if (c.text) {
         const r = await store.getJson<TextPairRecord>(c.text.pairKey);
-        text.push({ id: c.itemId, branch: 'text', image: item.imageKeys[0]!, prompt: prompt(item), chosen: r.y_w, rejected: r.y_l, score: c.text.score, singleScore: c.text.singleScore });
+        text.push({ id: c.itemId, branch: 'text', image: item.imageKeys[0]!, prompt: promptOf(item), chosen: r.y_w, rejected: r.y_l, score: c.text.score, singleScore: c.text.singleScore });
       }
       for (const [v, list] of [
         [c.visual, visual],
@@ -137,7 +136,7 @@ export async function buildPreferenceSets(input: MergeInput): Promise<MergeResul
       ] as const) {
         if (!v) continue;
         const r = await store.getJson<VisualPairRecord>(v.pairKey);
-        list.push({ id: c.itemId, branch: 'visual', image: r.imageKey, rejectedImage: r.noisedImageKey, prompt: prompt(item), chosen: item.answer, rejected: item.answer, score: v.confidence });
+        list.push({ id: c.itemId, branch: 'visual', image: r.imageKey, rejectedImage: r.noisedImageKey, prompt: promptOf(item), chosen: item.answer, rejected: item.answer, score: v.confidence });
       }
     }
   }
@@ -159,7 +158,7 @@ export async function buildPreferenceSets(input: MergeInput): Promise<MergeResul
 async function putSftSet(m: DatasetManifest, trainSplit: string, limit: number, skip: ReadonlySet<string>): Promise<{ sftKey: string; sftItems: number }> {
   const rows = splitItems(m, trainSplit, limit)
     .filter((i) => !skip.has(i.id))
-    .map((i) => ({ id: i.id, image: i.imageKeys[0], prompt: i.kind === 'report' ? REPORT_PROMPT : (i.question ?? ''), response: i.answer }));
+    .map((i) => ({ id: i.id, image: i.imageKeys[0], prompt: promptOf(i), response: i.answer }));
   const sftKey = (await artifactStore().putBytes('sft-sets', Buffer.from(toJsonl(rows)), { ext: '.jsonl', contentType: 'application/x-ndjson' })).key;
   return { sftKey, sftItems: rows.length };
 }

@@ -9,7 +9,7 @@ import { artifactStore } from '../lib/env';
 import { callModel, Validation } from '../lib/models/call';
 import { ChatMessage, PROMPT_VERSIONS, renderPrompt } from '../lib/models/prompts';
 import { offlineAgent, offlineJudgeGenerate, offlineJudgeSelect, offlineTarget } from '../lib/offline/engines';
-import { REPORT_PROMPT } from '../core/preference';
+import { promptOf } from '../core/preference';
 import { sha256Hex } from '../lib/hash';
 import { servedEndpoint } from './served-model';
 
@@ -52,6 +52,12 @@ function imageMime(b: Buffer): string {
   return 'application/octet-stream';
 }
 
+/** An S3 image inline as a data URL (the endpoint need not reach S3). */
+async function imageDataUrl(key: string): Promise<string> {
+  const bytes = await artifactStore().getBytes(key);
+  return `data:${imageMime(bytes)};base64,${bytes.toString('base64')}`;
+}
+
 const nonEmpty = (t: string): Validation<string> => (t.trim() ? { ok: true, value: t.trim() } : { ok: false, error: 'the reply is empty' });
 
 export async function sampleTarget(i: SampleTargetInput): Promise<SampleTargetOutput> {
@@ -63,8 +69,7 @@ export async function sampleTarget(i: SampleTargetInput): Promise<SampleTargetOu
     if (i.role.imageTransport === 'presigned') {
       url = await artifactStore().presign(i.imageKey, 3600);
     } else {
-      const bytes = await artifactStore().getBytes(i.imageKey);
-      url = `data:${imageMime(bytes)};base64,${bytes.toString('base64')}`;
+      url = await imageDataUrl(i.imageKey);
     }
     const user = messages[messages.length - 1]!;
     user.content = [{ type: 'image_url', image_url: { url } }, { type: 'text', text: user.content as string }];
@@ -93,11 +98,10 @@ export async function sampleTarget(i: SampleTargetInput): Promise<SampleTargetOu
 async function sampleServedTarget(i: SampleTargetInput): Promise<SampleTargetOutput> {
   const ep = await servedEndpoint(i.role.served!);
   const role: ModelRole = { ...i.role, served: undefined, baseURL: ep.baseURL, model: ep.model };
-  const text = i.kind === 'vqa' ? (i.question ?? '') : REPORT_PROMPT;
+  const text = promptOf(i);
   const messages: ChatMessage[] = [{ role: 'user', content: text }];
   if (i.imageKey) {
-    const bytes = await artifactStore().getBytes(i.imageKey);
-    messages[0]!.content = [{ type: 'image_url', image_url: { url: `data:${imageMime(bytes)};base64,${bytes.toString('base64')}` } }, { type: 'text', text }];
+    messages[0]!.content = [{ type: 'image_url', image_url: { url: await imageDataUrl(i.imageKey) } }, { type: 'text', text }];
   }
   const r = await callModel<string>({
     roleName: 'target',

@@ -16,7 +16,7 @@ import type { Worker } from '@temporalio/worker';
 import { parseCampaignConfig, type CampaignConfig } from '../core/config';
 import type { CampaignResult } from '../core/contracts';
 import { agentForTurn, DebateTurnRecord, evaluateDebate, previousVote, resolveVote } from '../core/debate';
-import { freePort, PROJECT_ROOT, stackDown, stackUp } from '../infra/stack';
+import { freePort, PROJECT_ROOT, stackDown, stackEnv, stackUp } from '../infra/stack';
 
 function arg(name: string, fallback?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,14 +33,7 @@ async function main(): Promise<void> {
   const home = path.join(PROJECT_ROOT, '.mmedpo', `bench-curation-${process.pid}`);
   fs.mkdirSync(home, { recursive: true });
   const info = await stackUp({ home, temporalPort: await freePort(), minioPort: await freePort(), minioConsolePort: await freePort(), headless: true });
-  Object.assign(process.env, {
-    MMEDPO_HOME: home,
-    MMEDPO_TEMPORAL_ADDRESS: info.temporalAddress,
-    MMEDPO_S3_ENDPOINT: info.s3Endpoint,
-    MMEDPO_S3_ACCESS_KEY_ID: info.accessKeyId,
-    MMEDPO_S3_SECRET_ACCESS_KEY: info.secretAccessKey,
-    MMEDPO_BUCKET: info.bucket,
-  });
+  Object.assign(process.env, { MMEDPO_HOME: home, ...stackEnv(info) });
   // Imported after the env is set: the artifact store and the Temporal client read it once.
   const activities = await import('../activities');
   const { createCurationWorker } = await import('../workers/curation');

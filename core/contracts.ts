@@ -117,6 +117,22 @@ export interface CampaignProgress {
   artifacts: Record<string, string>;
 }
 
+/** A campaign's progress before anything has happened (also what a closed campaign shows when it cannot be queried). */
+export function emptyProgress(campaignId: string, stage: Stage): CampaignProgress {
+  return {
+    campaignId,
+    stage,
+    paused: false,
+    items: { total: 0, curated: 0, quarantined: 0 },
+    shards: { total: 0, done: 0, running: 0 },
+    debates: { done: 0, atCap: 0, consensus: 0, turns: 0 },
+    pairs: { text: 0, visual: 0 },
+    training: { done: [] },
+    evaluation: { done: [] },
+    artifacts: {},
+  };
+}
+
 export interface CampaignResult {
   campaignId: string;
   manifestKey: string;

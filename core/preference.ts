@@ -7,6 +7,11 @@ import { normalizeScores, NormalizationParams, NormalizationStats } from './norm
 /** The prompt for report items (the paper's report generation task). */
 export const REPORT_PROMPT = 'Describe the findings of this chest X-ray and give an impression.';
 
+/** What the model is asked for an item: the question, or the report prompt (SFT, preference sets, evaluation, the served target). */
+export function promptOf(item: { kind: 'vqa' | 'report'; question?: string }): string {
+  return item.kind === 'report' ? REPORT_PROMPT : (item.question ?? '');
+}
+
 export interface CuratedPair {
   id: string;
   branch: 'text' | 'visual';

@@ -314,6 +314,18 @@ export async function stackDown(o: StackOptions = {}): Promise<void> {
   await Promise.all([killAndWait(info.temporalPid), killAndWait(info.minioPid)]);
 }
 
+/** The env vars that point this project's clients and workers (lib/env.ts resolveRuntime) at a stack. */
+export function stackEnv(info: StackInfo): Record<string, string> {
+  return {
+    MMEDPO_TEMPORAL_ADDRESS: info.temporalAddress,
+    MMEDPO_S3_ENDPOINT: info.s3Endpoint,
+    MMEDPO_S3_ACCESS_KEY_ID: info.accessKeyId,
+    MMEDPO_S3_SECRET_ACCESS_KEY: info.secretAccessKey,
+    MMEDPO_BUCKET: info.bucket,
+    ...(info.uiUrl ? { MMEDPO_UI_URL: info.uiUrl } : {}),
+  };
+}
+
 /** Restart only the Temporal server (same db file): used by durability tests. */
 export async function restartTemporal(o: StackOptions = {}): Promise<StackInfo> {
   const opts = resolveOptions(o);

@@ -3,7 +3,7 @@
 // the default ports is never touched. Coordinates reach the test workers through env.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { freePort, PROJECT_ROOT, stackStatus, stackUp } from '../infra/stack';
+import { freePort, PROJECT_ROOT, stackEnv, stackStatus, stackUp } from '../infra/stack';
 
 export const TEST_STACK_HOME = path.join(PROJECT_ROOT, '.mmedpo', 'test-stack');
 
@@ -27,10 +27,5 @@ export default async function globalSetup(): Promise<void> {
     process.env.MMEDPO_TEST_STACK_REUSED = '0';
   }
   process.env.MMEDPO_TEST_STACK_HOME = TEST_STACK_HOME;
-  process.env.MMEDPO_TEMPORAL_ADDRESS = info.temporalAddress;
-  process.env.MMEDPO_S3_ENDPOINT = info.s3Endpoint;
-  process.env.MMEDPO_S3_ACCESS_KEY_ID = info.accessKeyId;
-  process.env.MMEDPO_S3_SECRET_ACCESS_KEY = info.secretAccessKey;
-  process.env.MMEDPO_BUCKET = info.bucket;
-  if (info.uiUrl) process.env.MMEDPO_UI_URL = info.uiUrl;
+  Object.assign(process.env, stackEnv(info));
 }

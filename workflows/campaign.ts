@@ -21,7 +21,7 @@ import {
 import type * as campaignActs from '../activities/campaign';
 import type { VariantName } from '../core/config';
 import type { CampaignInput, CampaignProgress, CampaignResult, EvalOutcome, EvaluateVariantInput, ShardResult, Stage, TrainOutcome } from '../core/contracts';
-import { VARIANT_SPECS } from '../core/contracts';
+import { emptyProgress, VARIANT_SPECS } from '../core/contracts';
 import { queueOf } from '../core/queues';
 import { CampaignIdKey, DatasetKey, StageKey, VariantKey } from '../core/search-attributes';
 import type { IngestResult } from './ingest';
@@ -50,18 +50,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const prefix = cfg.temporal.queuePrefix;
   const training = trainingActs(prefix, cfg.training.heartbeatTimeoutSeconds);
   const variants = cfg.training.variants;
-  const progress: CampaignProgress = {
-    campaignId: input.campaignId,
-    stage: 'prepare',
-    paused: false,
-    items: { total: 0, curated: 0, quarantined: 0 },
-    shards: { total: 0, done: 0, running: 0 },
-    debates: { done: 0, atCap: 0, consensus: 0, turns: 0 },
-    pairs: { text: 0, visual: 0 },
-    training: { done: [] },
-    evaluation: { done: [] },
-    artifacts: {},
-  };
+  const progress: CampaignProgress = emptyProgress(input.campaignId, 'prepare');
   const runningShards = new Set<string>();
   const setPaused = async (p: boolean) => {
     progress.paused = p;

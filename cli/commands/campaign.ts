@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { CampaignConfig } from '../../core/config';
-import type { CampaignProgress, CampaignResult } from '../../core/contracts';
+import { emptyProgress, type CampaignProgress, type CampaignResult } from '../../core/contracts';
 import { queueOf } from '../../core/queues';
 import { CampaignIdKey, DatasetKey, StageKey } from '../../core/search-attributes';
 import { configHash, loadCampaignConfig } from '../../lib/config-file';
@@ -60,19 +60,7 @@ export async function progressOf(client: Client, id: string): Promise<{ progress
   } catch (e) {
     if (d.status.name === 'RUNNING') throw new UserError(`campaign ${id} is running but did not answer its progress query (${(e as Error).message}): is a curation worker up?`);
     // A closed campaign answers queries only while a worker can replay it: show what the server knows.
-    const stage = String(d.typedSearchAttributes?.get(StageKey) ?? 'unknown');
-    progress = {
-      campaignId: id,
-      stage: stage as CampaignProgress['stage'],
-      paused: false,
-      items: { total: 0, curated: 0, quarantined: 0 },
-      shards: { total: 0, done: 0, running: 0 },
-      debates: { done: 0, atCap: 0, consensus: 0, turns: 0 },
-      pairs: { text: 0, visual: 0 },
-      training: { done: [] },
-      evaluation: { done: [] },
-      artifacts: {},
-    };
+    progress = emptyProgress(id, String(d.typedSearchAttributes?.get(StageKey) ?? 'unknown') as CampaignProgress['stage']);
   }
   if (d.status.name === 'RUNNING') {
     // The training step and loss live in the training activity's heartbeat, not in history.

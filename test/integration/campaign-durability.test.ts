@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { parseCampaignConfig } from '../../core/config';
 import type { CampaignProgress, CampaignResult } from '../../core/contracts';
-import { freePort, PROJECT_ROOT, restartTemporal, stackDown, stackUp, type StackInfo } from '../../infra/stack';
+import { freePort, PROJECT_ROOT, restartTemporal, stackDown, stackEnv, stackUp, type StackInfo } from '../../infra/stack';
 import { configHash } from '../../lib/config-file';
 import { spawnWorker, waitUntil, type WorkerProcess } from '../helpers/processes';
 
@@ -55,13 +55,9 @@ beforeAll(async () => {
   const cfgFile = path.join(home, 'config.json');
   fs.writeFileSync(cfgFile, JSON.stringify(cfg));
   const env: NodeJS.ProcessEnv = {
+    MMEDPO_UI_URL: undefined, // headless; the test runner's own stack has one
+    ...stackEnv(info),
     MMEDPO_HOME: home,
-    MMEDPO_TEMPORAL_ADDRESS: info.temporalAddress,
-    MMEDPO_S3_ENDPOINT: info.s3Endpoint,
-    MMEDPO_S3_ACCESS_KEY_ID: info.accessKeyId,
-    MMEDPO_S3_SECRET_ACCESS_KEY: info.secretAccessKey,
-    MMEDPO_BUCKET: info.bucket,
-    MMEDPO_UI_URL: undefined,
     MMEDPO_CONFIG: cfgFile,
     MMEDPO_QUEUE_PREFIX: '',
     MMEDPO_TASK_QUEUE: undefined,
