@@ -2,19 +2,19 @@
 // called in a plain loop, measured in the same run on the same items; and (with --scale N) a
 // scale run of N items through the campaign's curation stage that prints the largest history.
 //
-//   npx tsx bench/curation.ts [--studies 24] [--limit 80]      throughput ratio (goal ≥ 0.7×)
+//   npx tsx bench/curation.ts [--limit 240] [--concurrency 8]   throughput ratio (goal ≥ 0.7×)
 //   npx tsx bench/curation.ts --scale 20000                     scale run, training off
 //
 // Both arms run on a stack of the bench's own (free ports, headless, removed afterwards), with
-// the same lane count (shards in flight × items per shard) and a cold reply cache each (the
-// arms use different campaign seeds, so neither reads the other's cached replies).
+// the same lane count (shards in flight × items per shard), a cold reply cache each (the arms use
+// different campaign seeds, so neither reads the other's cached replies) and items of their own.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { parseCampaignConfig, type CampaignConfig } from '../core/config';
-import type { CampaignResult } from '../core/contracts';
+import type { CampaignProgress, CampaignResult } from '../core/contracts';
 import { agentForTurn, DebateTurnRecord, evaluateDebate, previousVote, resolveVote } from '../core/debate';
 import { freePort, PROJECT_ROOT, stackDown, stackEnv, stackUp } from '../infra/stack';
 
@@ -23,13 +23,13 @@ function arg(name: string, fallback?: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
 
-const SHARDS_IN_FLIGHT = 4; // workflows/campaign.ts runs at most 4 shards at once
-
 async function main(): Promise<void> {
   const scale = arg('scale') ? Number(arg('scale')) : 0;
-  const limit = scale || Number(arg('limit', '80'));
-  // The phantom generator writes ~4 VQA items per study (80 % train).
-  const studies = scale ? Math.ceil(scale / 3.2) + 50 : Number(arg('studies', '24'));
+  const limit = scale || Number(arg('limit', '240'));
+  // The phantom generator writes ~4 VQA items per study (80 % train). The throughput arms curate
+  // disjoint halves of one set (items [0, limit) and [limit, 2·limit)): the visual tool's heatmaps
+  // are content-addressed by image, so an arm given the other's images would skip their inference.
+  const studies = Number(arg('studies', String(Math.ceil((scale || 2 * limit) / 3.2) + 30)));
   const home = path.join(PROJECT_ROOT, '.mmedpo', `bench-curation-${process.pid}`);
   fs.mkdirSync(home, { recursive: true });
   const info = await stackUp({ home, temporalPort: await freePort(), minioPort: await freePort(), minioConsolePort: await freePort(), headless: true });
@@ -46,7 +46,9 @@ async function main(): Promise<void> {
       name: 'bench',
       seed,
       dataset: { format: 'phantom', root: path.join(os.tmpdir(), `mmedpo-phantom-bench-${studies}`), phantom: { studies, size: 128, testFraction: 0.2 }, limit },
-      curation: { shardSize: scale ? 100 : 10, concurrency: 8 },
+      // Throughput arm: one shard per lane group (limit / shardsInFlight items each), so neither arm
+      // idles on a wave's tail that the other does not have.
+      curation: { shardSize: scale ? 100 : Math.ceil(limit / 4), concurrency: Number(arg('concurrency', '8')), shardsInFlight: 4 },
       training: { enabled: false },
       evaluation: { enabled: false },
     });
@@ -62,7 +64,7 @@ async function main(): Promise<void> {
     const h = await client.workflow.start('campaignWorkflow', { taskQueue: 'curation', workflowId: id, args: [{ campaignId: id, config: c1, configHash: configHash(c1) }] });
     const timer = scale
       ? setInterval(() => {
-          void client.workflow.count(`WorkflowType = 'textItemWorkflow' AND ExecutionStatus = 'Completed' AND WorkflowId STARTS_WITH '${id}/'`).then((c) => console.error(`  ${c.count}/${limit} items, ${((Date.now() - t0) / 1000).toFixed(0)} s`));
+          void h.query<CampaignProgress>('progress').then((p) => console.error(`  ${p.items.curated}/${limit} items in finished shards, ${((Date.now() - t0) / 1000).toFixed(0)} s`));
         }, 60_000)
       : undefined;
     const result = (await h.result()) as CampaignResult;
@@ -97,7 +99,8 @@ async function main(): Promise<void> {
     // ---- plain loop: the same activity functions, the same lane count, no Temporal
     const c2 = cfg(2);
     const manifestKey = result.progress!.artifacts.datasetManifest!;
-    const shardItems = await activities.loadShardItems({ manifestKey, split: c2.dataset.trainSplit, start: 0, end: limit });
+    const shardItems = await activities.loadShardItems({ manifestKey, split: c2.dataset.trainSplit, start: limit, end: 2 * limit });
+    if (shardItems.length !== limit) throw new Error(`the phantom set has ${limit + shardItems.length} train items, the bench needs ${2 * limit}: raise --studies`);
     const m = c2.models;
     const curateDirect = async (item: (typeof shardItems)[number]): Promise<void> => {
       const common = { campaignSeed: c2.seed, itemId: item.id, kind: item.kind, question: item.question, groundTruth: item.answer };
@@ -128,7 +131,7 @@ async function main(): Promise<void> {
       const visual = () => activities.curateVisual({ seed: c2.seed, itemId: item.id, imageKey: item.imageKeys[0]!, noise: c2.noise, visualTool: c2.visualTool });
       await Promise.all([text(), visual()]);
     };
-    const lanes = SHARDS_IN_FLIGHT * c2.curation.concurrency;
+    const lanes = c2.curation.shardsInFlight * c2.curation.concurrency;
     let next = 0;
     const p0 = Date.now();
     await Promise.all(

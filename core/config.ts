@@ -110,6 +110,17 @@ export const CampaignConfigSchema = z
         shardSize: z.number().int().min(1).max(2000).default(200),
         /** Concurrent items inside one shard. */
         concurrency: z.number().int().min(1).max(500).default(16),
+        /** Curation shards (child workflows) running at once. */
+        shardsInFlight: z.number().int().min(1).max(64).default(4),
+        /**
+         * How a shard runs its items. `auto`: when every text role (target, judge, agents) is an
+         * offline engine, `concurrency` lane workflows each curate a run of items one after another,
+         * every model call and the visual tool a local activity (the engines answer in microseconds;
+         * a child workflow and server round trips per item would dominate). Otherwise, and always
+         * with `item-workflow`, one `textItemWorkflow` child per item (one history per item in the
+         * Web UI). Both write the same artifact keys.
+         */
+        textBranchIn: z.enum(['auto', 'item-workflow']).default('auto'),
       })
       .strict()
       .prefault({}),

@@ -16,6 +16,8 @@ export async function createCurationWorker(o: CurationWorkerOptions = {}): Promi
     workflowsPath: WORKFLOWS_PATH,
     activities,
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivities ?? 8,
+    // Lanes run their model calls and the visual tool as local activities (up to N samples + visual each).
+    maxConcurrentLocalActivityExecutions: 256,
     shutdownGraceTime: '30s',
   });
 }

@@ -148,13 +148,14 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     curationCfg = { ...cfg, models: { ...cfg.models, target: { ...cfg.models.target, served } } };
   }
 
-  // 3. curation shards, at most `maxShards` at once.
+  // 3. curation shards, at most `curation.shardsInFlight` at once.
   enter('curation');
   const needSingleAgent = variants.includes('single-llm');
   const needGlobalNoise = variants.includes('global-noise');
   const shardResults: ShardResult[] = new Array(plan.shards.length);
   let nextShard = 0;
-  const maxShards = 4;
+  // Histories started before the field existed carry configs without it.
+  const maxShards = cfg.curation.shardsInFlight ?? 4;
   const shardLane = async () => {
     for (;;) {
       await condition(() => !progress.paused);

@@ -1,17 +1,20 @@
 // One curation shard: a contiguous range of the train split. Per item, the text
 // branch (a child workflow: sampling, judge, debate — each turn an activity) runs
-// beside the visual branch (heatmap + lesion noise activity). A failing item is
+// beside the visual branch (heatmap + lesion noise activity). When every text role
+// is an offline engine the shard instead runs `curation.concurrency` lane workflows
+// (workflows/curation-lane.ts) that curate items one after another with local
+// activities: the same activity calls and keys, without a child per item. A failing item is
 // quarantined with its reason; the shard always completes. The shard's outcome is
 // written to S3 and only its key goes back to the campaign.
 import {
-  ApplicationFailure,
-  ChildWorkflowFailure,
-  ActivityFailure,
   condition,
   defineQuery,
   defineSignal,
   executeChild,
   ParentClosePolicy,
+  patched,
+  startChild,
+  type ChildWorkflowHandle,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -20,6 +23,9 @@ import {
 import type * as campaignActs from '../activities/campaign';
 import type { ItemCuration, ShardInput, ShardResult } from '../core/contracts';
 import { queueOf } from '../core/queues';
+import { curateItem } from './curate-item';
+import { pauseLaneSignal, type LaneResult } from './curation-lane';
+import { textRolesOffline, type TextItemResult } from './text';
 
 const { loadShardItems, writeShardResult } = proxyActivities<typeof campaignActs>({
   startToCloseTimeout: '5 minutes',
@@ -31,20 +37,14 @@ const { curateVisual } = proxyActivities<typeof campaignActs>({
 });
 
 export const pauseShardSignal = defineSignal<[boolean]>('setPaused');
-export const shardProgressQuery = defineQuery<{ done: number; total: number; quarantined: number }>('shardProgress');
-
-/** The reason a stage failed, from the innermost failure (what the user needs to read). */
-export function failureReason(e: unknown): string {
-  let cur: unknown = e;
-  let last = e as Error;
-  while (cur && typeof cur === 'object') {
-    last = cur as Error;
-    if (cur instanceof ChildWorkflowFailure || cur instanceof ActivityFailure) cur = (cur as Error & { cause?: unknown }).cause;
-    else break;
-  }
-  const af = last instanceof ApplicationFailure ? last : undefined;
-  return `${af?.type ? af.type + ': ' : ''}${last?.message ?? String(e)}`;
+export interface ShardProgress {
+  done: number;
+  total: number;
+  quarantined: number;
+  /** Running lane workflows (lane mode); their `laneProgress` queries count the items not yet in `done`. */
+  lanes?: string[];
 }
+export const shardProgressQuery = defineQuery<ShardProgress>('shardProgress');
 
 export async function curationShardWorkflow(input: ShardInput): Promise<ShardResult> {
   let paused = false;
@@ -53,54 +53,61 @@ export async function curationShardWorkflow(input: ShardInput): Promise<ShardRes
   });
   const items = await loadShardItems({ manifestKey: input.manifestKey, split: input.split, start: input.start, end: input.end });
   const results: ItemCuration[] = new Array(items.length);
-  const progress = { done: 0, total: items.length, quarantined: 0 };
+  const progress: ShardProgress = { done: 0, total: items.length, quarantined: 0 };
   setHandler(shardProgressQuery, () => progress);
   const cfg = input.config;
 
+  // Lanes when every text role is offline (histories from before lanes existed have no marker and
+  // keep the per-item path). See workflows/curation-lane.ts for why lanes and not local activities here.
+  if (cfg.curation.textBranch && cfg.curation.textBranchIn === 'auto' && textRolesOffline(cfg.models) && patched('curation-lanes')) {
+    const laneCount = Math.min(cfg.curation.concurrency, items.length);
+    const lanes: ChildWorkflowHandle<(i: ShardInput) => Promise<LaneResult>>[] = [];
+    setHandler(pauseShardSignal, (p) => {
+      paused = p;
+      for (const h of lanes) void h.signal(pauseLaneSignal, p);
+    });
+    for (let j = 0; j < laneCount; j++) {
+      // Contiguous, near-equal ranges: lane j takes items [a, b) of this shard.
+      const a = Math.floor((j * items.length) / laneCount);
+      const b = Math.floor(((j + 1) * items.length) / laneCount);
+      lanes.push(
+        await startChild('curationLaneWorkflow', {
+          workflowId: `${workflowInfo().workflowId}/lane-${String(j).padStart(3, '0')}`,
+          taskQueue: queueOf(cfg.temporal.queuePrefix, 'curation'),
+          parentClosePolicy: ParentClosePolicy.TERMINATE,
+          staticSummary: `curation lane ${j}: items ${input.start + a}–${input.start + b - 1}`,
+          args: [{ ...input, start: input.start + a, end: input.start + b }],
+        }),
+      );
+      if (paused) void lanes[j]!.signal(pauseLaneSignal, true);
+    }
+    progress.lanes = lanes.map((h) => h.workflowId);
+    const laneResults = await Promise.all(
+      lanes.map(async (h) => {
+        const r = await h.result();
+        progress.lanes = progress.lanes!.filter((id) => id !== h.workflowId);
+        progress.done += r.items.length;
+        progress.quarantined += r.items.filter((i) => i.quarantined.length).length;
+        setCurrentDetails(`**${progress.done}/${progress.total}** items curated, ${progress.quarantined} quarantined`);
+        return r;
+      }),
+    );
+    return writeShardResult({ campaignId: input.campaignId, shardStart: input.start, items: laneResults.flatMap((r) => r.items) });
+  }
+
   const curateOne = async (idx: number): Promise<void> => {
     const item = items[idx]!;
-    const out: ItemCuration = { itemId: item.id, quarantined: [] };
-    const text = async () => {
-      if (!cfg.curation.textBranch) return;
-      try {
-        const r = await executeChild('textItemWorkflow', {
+    const out = await curateItem(input, item, {
+      text: (t) =>
+        executeChild('textItemWorkflow', {
           workflowId: `${workflowInfo().workflowId}/text/${item.id}`,
           taskQueue: queueOf(cfg.temporal.queuePrefix, 'curation'),
           parentClosePolicy: ParentClosePolicy.TERMINATE,
           staticSummary: `text branch ${item.id}`,
-          args: [
-            {
-              campaignSeed: input.seed,
-              itemId: item.id,
-              question: item.question,
-              groundTruth: item.answer,
-              imageKey: item.imageKeys[0],
-              kind: item.kind,
-              config: { models: cfg.models, curation: cfg.curation, debate: cfg.debate },
-              alsoSingleAgent: input.needSingleAgent,
-              queuePrefix: cfg.temporal.queuePrefix,
-            },
-          ],
-        });
-        const t = r as { pairKey?: string; score?: number; consensus?: boolean; turns?: number; atCap?: boolean; singleScore?: number; source?: string; quarantined?: string };
-        if (t.quarantined || !t.pairKey || t.score === undefined) out.quarantined.push({ itemId: item.id, stage: 'text', reason: t.quarantined ?? 'no pair produced' });
-        else out.text = { pairKey: t.pairKey, score: t.score, consensus: !!t.consensus, turns: t.turns ?? 0, atCap: !!t.atCap, singleScore: t.singleScore, source: t.source };
-      } catch (e) {
-        out.quarantined.push({ itemId: item.id, stage: 'text', reason: failureReason(e) });
-      }
-    };
-    const visual = async (mode: 'local' | 'global') => {
-      if (!cfg.curation.visualBranch) return;
-      try {
-        const noise = mode === 'global' ? { ...cfg.noise, mode: 'global' as const } : cfg.noise;
-        const v = await curateVisual({ seed: input.seed, itemId: item.id, imageKey: item.imageKeys[0]!, noise, visualTool: cfg.visualTool });
-        if (mode === 'global') out.visualGlobal = v;
-        else out.visual = v;
-      } catch (e) {
-        out.quarantined.push({ itemId: item.id, stage: mode === 'global' ? 'visual-global' : 'visual', reason: failureReason(e) });
-      }
-    };
-    await Promise.all([text(), visual('local'), input.needGlobalNoise ? visual('global') : Promise.resolve()]);
+          args: [t],
+        }) as Promise<TextItemResult>,
+      visual: curateVisual,
+    });
     results[idx] = out;
     progress.done++;
     if (out.quarantined.length) progress.quarantined++;

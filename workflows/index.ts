@@ -5,3 +5,4 @@ export * from './training';
 export * from './curation-shard';
 export * from './campaign';
 export * from './text';
+export * from './curation-lane';

@@ -59,11 +59,30 @@ function failureReason(e: ActivityFailure, what: string): string {
   return `${what}: ${msg}`;
 }
 
+export function newTextItemView(input: Pick<TextItemInput, 'config'>): TextItemView {
+  return { phase: 'sampling', debate: { mode: input.config.debate.singleAgent ? 'single' : 'multi', turns: [] } };
+}
+
+/** True when every text role runs on an offline engine (no endpoint, not served by the campaign). */
+export function textRolesOffline(models: CampaignConfig['models']): boolean {
+  return [models.target, models.judge, ...models.agents].every((r) => !r.baseURL && !r.served);
+}
+
+/** One item as its own workflow: one history per item, with a live state query. */
 export async function textItemWorkflow(input: TextItemInput): Promise<TextItemResult> {
+  const view = newTextItemView(input);
+  setHandler(textItemStateQuery, () => view);
+  return curateTextItem(input, view);
+}
+
+/**
+ * The text branch of one item (workflow code). Runs inside `textItemWorkflow`, or directly in a
+ * curation shard's workflow when every role is offline; the activity calls, their inputs and the
+ * keys written are the same either way.
+ */
+export async function curateTextItem(input: TextItemInput, view: TextItemView): Promise<TextItemResult> {
   const { models, curation, debate } = input.config;
   const prefix = input.queuePrefix ?? '';
-  const view: TextItemView = { phase: 'sampling', debate: { mode: debate.singleAgent ? 'single' : 'multi', turns: [] } };
-  setHandler(textItemStateQuery, () => view);
   const quarantine = (reason: string): TextItemResult => {
     view.phase = 'quarantined';
     return { quarantined: reason };

@@ -11,6 +11,8 @@ import { configHash, loadCampaignConfig } from '../../lib/config-file';
 import { artifactStore, resolveRuntime, stackHome, workflowUrl } from '../../lib/env';
 import { connectClient } from '../../lib/temporal';
 import { action, printJson, UserError } from '../util';
+import type { LaneProgress } from '../../workflows/curation-lane';
+import type { ShardProgress } from '../../workflows/curation-shard';
 
 export interface StartedCampaign {
   campaignId: string;
@@ -76,9 +78,14 @@ export async function progressOf(client: Client, id: string): Promise<{ progress
     }
     for (const shardId of progress.shards.runningIds ?? []) {
       try {
-        const sp = await client.workflow.getHandle(shardId).query<{ done: number; total: number; quarantined: number }>('shardProgress');
+        const sp = await client.workflow.getHandle(shardId).query<ShardProgress>('shardProgress');
         progress.items.curated += sp.done;
         progress.items.quarantined += sp.quarantined;
+        for (const laneId of sp.lanes ?? []) {
+          const lp = await client.workflow.getHandle(laneId).query<LaneProgress>('laneProgress').catch(() => undefined);
+          progress.items.curated += lp?.done ?? 0;
+          progress.items.quarantined += lp?.quarantined ?? 0;
+        }
       } catch {
         /* shard not started yet or just finished: its counts arrive with the campaign's next answer */
       }

@@ -1,6 +1,8 @@
 // Records a small campaign's histories for the replay test: the campaign workflow, its first
-// curation shard and one text item (the served-SFT-target path, LoRA SFT, evaluation on).
-// Run after changing campaign workflow code on purpose: `npx tsx test/histories/record-campaign.ts`
+// curation shard and one text item (the served-SFT-target path, LoRA SFT, evaluation on); with
+// `--lanes`, a curation-only campaign on offline engines: the campaign, its first shard and that
+// shard's first lane (local activities only).
+// Run after changing campaign workflow code on purpose: `npx tsx test/histories/record-campaign.ts [--lanes]`
 // (stack from MMEDPO_TEMPORAL_ADDRESS / S3 env or the dev stack).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,14 +18,19 @@ import { createTrainingWorker } from '../../workers/training';
 
 async function main(): Promise<void> {
   const rt = resolveRuntime();
+  const lanes = process.argv.includes('--lanes');
   const prefix = `record-campaign-${Date.now().toString(36)}-`;
   const cfg = parseCampaignConfig({
     name: 'record',
     seed: 5,
     dataset: { format: 'phantom', root: path.join(os.tmpdir(), 'mmedpo-phantom-record'), phantom: { studies: 6, size: 128, testFraction: 0.3 }, limit: 8 },
-    curation: { shardSize: 4, concurrency: 2, targetFromSft: true },
-    training: { learningRate: 1e-3, batchSize: 4, epochs: 1, maxLength: 96, lora: { enabled: true, r: 4, alpha: 8, dropout: 0 }, device: 'cpu', variants: ['base', 'sft', 'dpo', 'mmedpo'] },
-    evaluation: { maxNewTokensVqa: 4, temperature: 0 },
+    ...(lanes
+      ? { curation: { shardSize: 4, concurrency: 2 }, training: { enabled: false, variants: ['base', 'dpo', 'mmedpo', 'single-llm', 'global-noise'] }, evaluation: { enabled: false } }
+      : {
+          curation: { shardSize: 4, concurrency: 2, targetFromSft: true },
+          training: { learningRate: 1e-3, batchSize: 4, epochs: 1, maxLength: 96, lora: { enabled: true, r: 4, alpha: 8, dropout: 0 }, device: 'cpu', variants: ['base', 'sft', 'dpo', 'mmedpo'] },
+          evaluation: { maxNewTokensVqa: 4, temperature: 0 },
+        }),
     temporal: { queuePrefix: prefix },
   });
   const workers = [
@@ -43,11 +50,17 @@ async function main(): Promise<void> {
     fs.writeFileSync(idFile, [...lines, `${name}.json\t${wid}`].sort().join('\n') + '\n');
     console.log(`recorded ${wid} → test/histories/${name}.json`);
   };
-  save(id, 'campaign-small');
-  save(`${id}/shard-0000`, 'curation-shard-small');
-  let textId = '';
-  for await (const w of client.workflow.list({ query: `WorkflowId STARTS_WITH '${id}/shard-0000/text/'` })) textId = w.workflowId;
-  save(textId, 'text-item-served-target');
+  if (lanes) {
+    save(id, 'campaign-lanes');
+    save(`${id}/shard-0000`, 'curation-shard-lanes');
+    save(`${id}/shard-0000/lane-000`, 'curation-lane');
+  } else {
+    save(id, 'campaign-small');
+    save(`${id}/shard-0000`, 'curation-shard-small');
+    let textId = '';
+    for await (const w of client.workflow.list({ query: `WorkflowId STARTS_WITH '${id}/shard-0000/text/'` })) textId = w.workflowId;
+    save(textId, 'text-item-served-target');
+  }
   for (const w of workers) w.shutdown();
   await Promise.all(runs);
   await client.connection.close();

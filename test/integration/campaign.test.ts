@@ -4,12 +4,14 @@
 // The campaign DAG end to end on the real stack: phantom set → ingest → curation
 // shards → merge/normalize → SFT + DPO + MMedPO training on CPU → evaluation →
 // report + manifest. Small sizes; the demo runs the same code at full size.
+import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import * as activities from '../../activities';
 import { parseCampaignConfig } from '../../core/config';
-import type { CampaignProgress, CampaignResult } from '../../core/contracts';
+import type { CampaignProgress, CampaignResult, ShardInput, ShardResult } from '../../core/contracts';
+import { PROJECT_ROOT } from '../../infra/stack';
 import { configHash } from '../../lib/config-file';
 import { artifactStore } from '../../lib/env';
 import { connectClient, createWorker, WORKFLOWS_PATH } from '../../lib/temporal';
@@ -32,7 +34,7 @@ export function smallCampaignConfig(overrides: Record<string, unknown> = {}) {
 }
 
 describe('campaign workflow', () => {
-  let first: { id: string; manifestKey: string } | undefined;
+  let first: { id: string; manifestKey: string; datasetManifest: string } | undefined;
   let workers: Worker[];
   let runs: Promise<void>[];
   beforeAll(async () => {
@@ -76,7 +78,7 @@ describe('campaign workflow', () => {
     const desc = await h.describe();
     expect(desc.searchAttributes.CampaignId).toEqual([id]);
     expect(desc.searchAttributes.Stage).toEqual(['done']);
-    first = { id, manifestKey: result.manifestKey };
+    first = { id, manifestKey: result.manifestKey, datasetManifest: progress.artifacts.datasetManifest! };
     await client.connection.close();
   }, 900_000);
 
@@ -98,4 +100,35 @@ describe('campaign workflow', () => {
     expect(keysB).toEqual(keysA);
     await client.connection.close();
   }, 900_000);
+
+  it('curates offline roles in lane workflows onto the same keys as one child workflow per item, and the lanes replay', async () => {
+    expect(first).toBeDefined();
+    const client = await connectClient();
+    const shardRun = async (textBranchIn: 'auto' | 'item-workflow') => {
+      const base = smallCampaignConfig();
+      const config = { ...base, curation: { ...base.curation, textBranchIn } };
+      const workflowId = `it-shard-${textBranchIn}-${Date.now()}`;
+      const input: ShardInput = { campaignId: workflowId, seed: config.seed, manifestKey: first!.datasetManifest, split: config.dataset.trainSplit, start: 0, end: 6, config, needSingleAgent: true, needGlobalNoise: false };
+      const h = await client.workflow.start('curationShardWorkflow', { taskQueue: `${prefix}curation`, workflowId, args: [input] });
+      const result = (await h.result()) as ShardResult;
+      const history = await h.fetchHistory();
+      const children = (history.events ?? []).flatMap((e) => (e.startChildWorkflowExecutionInitiatedEventAttributes ? [e.startChildWorkflowExecutionInitiatedEventAttributes] : []));
+      return { workflowId, result, children: children.map((c) => ({ id: c.workflowId!, type: c.workflowType!.name! })) };
+    };
+    const lanes = await shardRun('auto');
+    const perItem = await shardRun('item-workflow');
+    // Offline roles: `concurrency` (4) lanes of 1–2 items each, no child per item.
+    expect(lanes.children.map((c) => c.type)).toEqual(Array(4).fill('curationLaneWorkflow'));
+    expect(perItem.children.map((c) => c.type)).toEqual(Array(6).fill('textItemWorkflow'));
+    expect(lanes.result.textPairs).toBe(6 - lanes.result.quarantined);
+    // Same items, same replies, same pairs and scores: the shard file (content-addressed) is the same.
+    expect(lanes.result).toEqual(perItem.result);
+    // Every lane (local activities only) and the shard replay from their histories, as after a worker
+    // restart: the command order must not depend on which local activity finished first.
+    const replay = spawnSync('npx', ['tsx', 'test/histories/replay-live.ts', lanes.workflowId, ...lanes.children.map((c) => c.id)], { cwd: PROJECT_ROOT, env: process.env, encoding: 'utf8' });
+    expect(replay.stderr).toBe('');
+    expect(replay.stdout).toContain('5/5 histories replayed');
+    expect(replay.status).toBe(0);
+    await client.connection.close();
+  }, 600_000);
 });

@@ -1,0 +1,74 @@
+// One item's curation (workflow code), shared by the shard's per-item mode and the lane workflow:
+// the text branch ‖ the visual branch (and the global-noise pass when a variant needs it). A branch
+// that fails is recorded on the item as quarantined with its reason; the item always returns.
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure } from '@temporalio/workflow';
+import type { ShardItem } from '../activities/campaign';
+import type { ItemCuration, ShardInput } from '../core/contracts';
+import type { TextItemInput, TextItemResult } from './text';
+
+/** The reason a stage failed, from the innermost failure (what the user needs to read). */
+export function failureReason(e: unknown): string {
+  let cur: unknown = e;
+  let last = e as Error;
+  while (cur && typeof cur === 'object') {
+    last = cur as Error;
+    if (cur instanceof ChildWorkflowFailure || cur instanceof ActivityFailure) cur = (cur as Error & { cause?: unknown }).cause;
+    else break;
+  }
+  const af = last instanceof ApplicationFailure ? last : undefined;
+  return `${af?.type ? af.type + ': ' : ''}${last?.message ?? String(e)}`;
+}
+
+export interface VisualCall {
+  (input: { seed: number; itemId: string; imageKey: string; noise: ShardInput['config']['noise']; visualTool: ShardInput['config']['visualTool'] }): Promise<{ pairKey: string; confidence: number }>;
+}
+
+export function textInputOf(input: ShardInput, item: ShardItem): TextItemInput {
+  const cfg = input.config;
+  return {
+    campaignSeed: input.seed,
+    itemId: item.id,
+    question: item.question,
+    groundTruth: item.answer,
+    imageKey: item.imageKeys[0],
+    kind: item.kind,
+    config: { models: cfg.models, curation: cfg.curation, debate: cfg.debate },
+    alsoSingleAgent: input.needSingleAgent,
+    queuePrefix: cfg.temporal.queuePrefix,
+  };
+}
+
+export async function curateItem(
+  input: ShardInput,
+  item: ShardItem,
+  branches: { text: (t: TextItemInput) => Promise<TextItemResult>; visual: VisualCall },
+): Promise<ItemCuration> {
+  const cfg = input.config;
+  const out: ItemCuration = { itemId: item.id, quarantined: [] };
+  const text = async () => {
+    if (!cfg.curation.textBranch) return;
+    try {
+      const t = await branches.text(textInputOf(input, item));
+      if (t.quarantined || !t.pairKey || t.score === undefined) out.quarantined.push({ itemId: item.id, stage: 'text', reason: t.quarantined ?? 'no pair produced' });
+      else out.text = { pairKey: t.pairKey, score: t.score, consensus: !!t.consensus, turns: t.turns ?? 0, atCap: !!t.atCap, singleScore: t.singleScore, source: t.source };
+    } catch (e) {
+      // Only a failure Temporal reports (an activity out of retries, a failed child) quarantines the
+      // item; a bug in workflow code fails the workflow task and waits for a fixed worker.
+      if (!(e instanceof ActivityFailure || e instanceof ApplicationFailure || e instanceof ChildWorkflowFailure)) throw e;
+      out.quarantined.push({ itemId: item.id, stage: 'text', reason: failureReason(e) });
+    }
+  };
+  const visual = async (mode: 'local' | 'global') => {
+    if (!cfg.curation.visualBranch) return;
+    try {
+      const noise = mode === 'global' ? { ...cfg.noise, mode: 'global' as const } : cfg.noise;
+      const v = await branches.visual({ seed: input.seed, itemId: item.id, imageKey: item.imageKeys[0]!, noise, visualTool: cfg.visualTool });
+      if (mode === 'global') out.visualGlobal = v;
+      else out.visual = v;
+    } catch (e) {
+      out.quarantined.push({ itemId: item.id, stage: mode === 'global' ? 'visual-global' : 'visual', reason: failureReason(e) });
+    }
+  };
+  await Promise.all([text(), visual('local'), input.needGlobalNoise ? visual('global') : Promise.resolve()]);
+  return out;
+}
