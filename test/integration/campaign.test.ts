@@ -16,6 +16,8 @@ import { configHash } from '../../lib/config-file';
 import { artifactStore } from '../../lib/env';
 import { connectClient, createWorker, WORKFLOWS_PATH } from '../../lib/temporal';
 import { createModelWorkers } from '../../workers/models';
+import type { LaneProgress } from '../../workflows/curation-lane';
+import type { ShardProgress } from '../../workflows/curation-shard';
 import { createTrainingWorker } from '../../workers/training';
 
 const prefix = `it${process.pid}-`;
@@ -121,6 +123,11 @@ describe('campaign workflow', () => {
     expect(lanes.children.map((c) => c.type)).toEqual(Array(4).fill('curationLaneWorkflow'));
     expect(perItem.children.map((c) => c.type)).toEqual(Array(6).fill('textItemWorkflow'));
     expect(lanes.result.textPairs).toBe(6 - lanes.result.quarantined);
+    // The queries `campaign status/watch` read: the shard counts finished lanes, each lane its items.
+    const shardProgress = await client.workflow.getHandle(lanes.workflowId).query<ShardProgress>('shardProgress');
+    expect(shardProgress).toMatchObject({ done: 6, total: 6, lanes: [] });
+    const laneDone = await Promise.all(lanes.children.map((c) => client.workflow.getHandle(c.id).query<LaneProgress>('laneProgress').then((p) => p.done)));
+    expect(laneDone).toEqual([1, 2, 1, 2]);
     // Same items, same replies, same pairs and scores: the shard file (content-addressed) is the same.
     expect(lanes.result).toEqual(perItem.result);
     // Every lane (local activities only) and the shard replay from their histories, as after a worker
