@@ -103,6 +103,28 @@ describe('campaign workflow', () => {
     await client.connection.close();
   }, 900_000);
 
+  it('pauses a lane-mode shard (lanes stop after the item in flight) and resumes it to completion', async () => {
+    expect(first).toBeDefined();
+    const client = await connectClient();
+    const config = smallCampaignConfig();
+    const workflowId = `it-shard-pause-${Date.now()}`;
+    const input: ShardInput = { campaignId: workflowId, seed: config.seed, manifestKey: first!.datasetManifest, split: config.dataset.trainSplit, start: 0, end: 8, config, needSingleAgent: false, needGlobalNoise: false };
+    const h = await client.workflow.start('curationShardWorkflow', { taskQueue: `${prefix}curation`, workflowId, args: [input] });
+    await h.signal('setPaused', true);
+    // Unpaused, 8 items on 4 lanes finish in a second or two; paused, each lane ends the item it has
+    // in flight and waits.
+    await new Promise((r) => setTimeout(r, 6000));
+    const sp = await h.query<ShardProgress>('shardProgress');
+    const laneDone = await Promise.all((sp.lanes ?? []).map((id) => client.workflow.getHandle(id).query<LaneProgress>('laneProgress').then((p) => p.done)));
+    expect(sp.lanes).toHaveLength(4);
+    expect(sp.done + laneDone.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(4);
+    expect((await h.describe()).status.name).toBe('RUNNING');
+    await h.signal('setPaused', false);
+    const result = (await h.result()) as ShardResult;
+    expect(result.items).toBe(8);
+    await client.connection.close();
+  }, 300_000);
+
   it('curates offline roles in lane workflows onto the same keys as one child workflow per item, and the lanes replay', async () => {
     expect(first).toBeDefined();
     const client = await connectClient();
