@@ -2,12 +2,15 @@
 // called in a plain loop, measured in the same run on the same items; and (with --scale N) a
 // scale run of N items through the campaign's curation stage that prints the largest history.
 //
-//   npx tsx bench/curation.ts [--limit 240] [--concurrency 8]   throughput ratio (goal ≥ 0.7×)
+//   npx tsx bench/curation.ts [--limit 240] [--shards-in-flight 4] [--concurrency 8] [--lane-slots 8]
+//                                                               throughput ratio (goal ≥ 0.7×)
 //   npx tsx bench/curation.ts --scale 20000                     scale run, training off
 //
 // Both arms run on a stack of the bench's own (free ports, headless, removed afterwards), with
-// the same lane count (shards in flight × items per shard), a cold reply cache each (the arms use
-// different campaign seeds, so neither reads the other's cached replies) and items of their own.
+// the same number of items in flight (shards in flight × concurrency), a cold reply cache each (the
+// arms use different campaign seeds, so neither reads the other's cached replies) and items of their
+// own. Each arm prints its CPU per item (this process, the Temporal server, MinIO); afterwards every
+// shard and lane history of the run is replayed.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,6 +20,38 @@ import { parseCampaignConfig, type CampaignConfig } from '../core/config';
 import type { CampaignProgress, CampaignResult } from '../core/contracts';
 import { agentForTurn, DebateTurnRecord, evaluateDebate, previousVote, resolveVote } from '../core/debate';
 import { freePort, PROJECT_ROOT, stackDown, stackEnv, stackUp } from '../infra/stack';
+
+/** CPU seconds (user + system) used so far by every process in the given process groups (Linux /proc). */
+function groupCpuSeconds(groups: number[]): number {
+  let ticks = 0;
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields after the parenthesised command: state ppid pgrp … utime(14) stime(15).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (groups.includes(Number(f[2]))) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / 100; // USER_HZ
+}
+
+/** CPU used by this process (worker + bench), the Temporal server and MinIO between two calls. */
+function cpuMeter(info: { temporalPid?: number; minioPid?: number }) {
+  const read = () => ({ worker: process.cpuUsage(), server: groupCpuSeconds([info.temporalPid ?? -1]), minio: groupCpuSeconds([info.minioPid ?? -1]) });
+  const start = read();
+  return (items: number): string => {
+    const now = read();
+    const worker = (now.worker.user + now.worker.system - start.worker.user - start.worker.system) / 1e6;
+    const ms = (s: number) => ((s / items) * 1000).toFixed(0);
+    const server = now.server - start.server;
+    const minio = now.minio - start.minio;
+    return `CPU per item: ${ms(worker + server + minio)} ms (worker process ${ms(worker)}, Temporal server ${ms(server)}, MinIO ${ms(minio)})`;
+  };
+}
 
 function arg(name: string, fallback?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -48,7 +83,7 @@ async function main(): Promise<void> {
       dataset: { format: 'phantom', root: path.join(os.tmpdir(), `mmedpo-phantom-bench-${studies}`), phantom: { studies, size: 128, testFraction: 0.2 }, limit },
       // Throughput arm: one shard per lane group (limit / shardsInFlight items each), so neither arm
       // idles on a wave's tail that the other does not have.
-      curation: { shardSize: scale ? 100 : Math.ceil(limit / 4), concurrency: Number(arg('concurrency', '8')), shardsInFlight: 4 },
+      curation: { shardSize: scale ? 100 : Math.ceil(limit / Number(arg('shards-in-flight', '4'))), concurrency: Number(arg('concurrency', '8')), shardsInFlight: Number(arg('shards-in-flight', '4')), laneSlots: Number(arg('lane-slots', '8')) },
       training: { enabled: false },
       evaluation: { enabled: false },
     });
@@ -67,7 +102,17 @@ async function main(): Promise<void> {
           void h.query<CampaignProgress>('progress').then((p) => console.error(`  ${p.items.curated}/${limit} items in finished shards, ${((Date.now() - t0) / 1000).toFixed(0)} s`));
         }, 60_000)
       : undefined;
-    const result = (await h.result()) as CampaignResult;
+    // CPU is metered from the start of curation (after ingest) to the campaign's end.
+    let temporalCpu: ((items: number) => string) | undefined;
+    const resultP = h.result() as Promise<CampaignResult>;
+    let closed = false;
+    void resultP.finally(() => (closed = true)).catch(() => undefined);
+    while (!closed && !temporalCpu) {
+      const p = await h.query<CampaignProgress>('progress').catch(() => undefined);
+      if (p && p.stage !== 'prepare' && p.stage !== 'ingest') temporalCpu = cpuMeter(info);
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    const result = await resultP;
     if (timer) clearInterval(timer);
     const wall = (Date.now() - t0) / 1000;
     // Curation span: first shard start → last shard close.
@@ -77,8 +122,10 @@ async function main(): Promise<void> {
     let maxWho = '';
     let maxBytes = 0;
     let executions = 0;
+    const replayIds: string[] = [];
     for await (const w of client.workflow.list({ query: `WorkflowId STARTS_WITH '${id}'` })) {
       executions++;
+      if (w.type === 'curationLaneWorkflow' || w.type === 'curationShardWorkflow') replayIds.push(w.workflowId);
       if (w.workflowId.includes('/shard-') && !w.workflowId.includes('/text/')) {
         first = Math.min(first, w.startTime.getTime());
         last = Math.max(last, w.closeTime?.getTime() ?? Date.now());
@@ -92,6 +139,7 @@ async function main(): Promise<void> {
     const items = result.progress?.items.curated ?? limit;
     const temporalS = (last - first) / 1000;
     console.log(`through Temporal: ${items} items curated in ${temporalS.toFixed(1)} s (${(items / temporalS).toFixed(2)} items/s); campaign wall ${wall.toFixed(1)} s, quarantined ${result.quarantined}`);
+    if (temporalCpu) console.log(`  ${temporalCpu(items)}`);
     console.log(`histories: ${executions} workflow executions; largest ${maxEvents} events (${maxWho}), largest size ${(maxBytes / 1024).toFixed(0)} KiB`);
     if (maxEvents > 10_000) throw new Error(`a history exceeded 10,000 events: ${maxEvents}`);
     if (scale) return;
@@ -133,6 +181,7 @@ async function main(): Promise<void> {
     };
     const lanes = c2.curation.shardsInFlight * c2.curation.concurrency;
     let next = 0;
+    const plainCpu = cpuMeter(info);
     const p0 = Date.now();
     await Promise.all(
       Array.from({ length: lanes }, async () => {
@@ -141,8 +190,25 @@ async function main(): Promise<void> {
     );
     const plainS = (Date.now() - p0) / 1000;
     console.log(`plain loop:       ${shardItems.length} items curated in ${plainS.toFixed(1)} s (${(shardItems.length / plainS).toFixed(2)} items/s), ${lanes} lanes`);
+    console.log(`  ${plainCpu(shardItems.length)}`);
     const ratio = plainS / temporalS;
     console.log(`ratio Temporal/plain throughput: ${ratio.toFixed(2)}× (goal ≥ 0.7×)`);
+    {
+      // The lanes ran their items side by side under load, so their local activities completed in an
+      // order of their own: each lane and shard must still replay (what a restarted worker does).
+      // After both arms: replaying in this process installs the SDK's promise hooks on the main
+      // thread, which would slow every later promise here (the plain loop's included).
+      const { Worker } = await import('@temporalio/worker');
+      const { WORKFLOWS_PATH } = await import('../lib/temporal');
+      const ids = replayIds.sort();
+      const histories = await Promise.all(ids.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })));
+      let replayed = 0;
+      for await (const r of Worker.runReplayHistories({ workflowsPath: WORKFLOWS_PATH }, histories)) {
+        if (r.error) throw new Error(`${r.workflowId} does not replay: ${r.error.message}`);
+        replayed++;
+      }
+      console.log(`replay: ${replayed}/${ids.length} shard and lane histories of this run replayed`);
+    }
   } finally {
     for (const w of workers) w.shutdown();
     await Promise.allSettled(runs);

@@ -114,13 +114,19 @@ export const CampaignConfigSchema = z
         shardsInFlight: z.number().int().min(1).max(64).default(4),
         /**
          * How a shard runs its items. `auto`: when every text role (target, judge, agents) is an
-         * offline engine, `concurrency` lane workflows each curate a run of items one after another,
-         * every model call and the visual tool a local activity (the engines answer in microseconds;
-         * a child workflow and server round trips per item would dominate). Otherwise, and always
-         * with `item-workflow`, one `textItemWorkflow` child per item (one history per item in the
-         * Web UI). Both write the same artifact keys.
+         * offline engine, lane workflows curate the shard's items, `laneSlots` at a time each in
+         * lock-step, every model call and the visual tool a local activity (the engines answer in
+         * microseconds; a child workflow and server round trips per item would dominate). Otherwise,
+         * and always with `item-workflow`, one `textItemWorkflow` child per item (one history per
+         * item in the Web UI). Both write the same artifact keys.
          */
         textBranchIn: z.enum(['auto', 'item-workflow']).default('auto'),
+        /**
+         * Lane mode: items one lane curates side by side. Their calls go out in lock-step batches
+         * (workflows/lockstep.ts) that complete in shared workflow activations; a shard runs
+         * ceil(concurrency / laneSlots) lanes, more when a lane would exceed 200 items.
+         */
+        laneSlots: z.number().int().min(1).max(64).default(8),
       })
       .strict()
       .prefault({}),

@@ -38,6 +38,8 @@ export interface ShardInput {
   /** Which extra curation passes the chosen variants need. */
   needSingleAgent: boolean;
   needGlobalNoise: boolean;
+  /** Lane workflows only: items curated side by side in lock-step; absent in lanes that run one item at a time. */
+  laneSlots?: number;
 }
 
 export interface ShardResult {

@@ -41,7 +41,7 @@ export function textInputOf(input: ShardInput, item: ShardItem): TextItemInput {
 export async function curateItem(
   input: ShardInput,
   item: ShardItem,
-  branches: { text: (t: TextItemInput) => Promise<TextItemResult>; visual: VisualCall },
+  branches: { text: (t: TextItemInput) => Promise<TextItemResult>; visual: VisualCall; /** The global-noise pass; default `visual`. */ visualGlobal?: VisualCall },
 ): Promise<ItemCuration> {
   const cfg = input.config;
   const out: ItemCuration = { itemId: item.id, quarantined: [] };
@@ -62,7 +62,8 @@ export async function curateItem(
     if (!cfg.curation.visualBranch) return;
     try {
       const noise = mode === 'global' ? { ...cfg.noise, mode: 'global' as const } : cfg.noise;
-      const v = await branches.visual({ seed: input.seed, itemId: item.id, imageKey: item.imageKeys[0]!, noise, visualTool: cfg.visualTool });
+      const call = mode === 'global' ? (branches.visualGlobal ?? branches.visual) : branches.visual;
+      const v = await call({ seed: input.seed, itemId: item.id, imageKey: item.imageKeys[0]!, noise, visualTool: cfg.visualTool });
       if (mode === 'global') out.visualGlobal = v;
       else out.visual = v;
     } catch (e) {

@@ -9,10 +9,17 @@
 // and its concurrent calls (the N samples, text ‖ visual) never schedule anything on their own
 // completion, so the command order is the same live and on replay. Concurrency comes from running
 // `curation.concurrency` lanes side by side.
+//
+// Lanes started with `laneSlots` (all new ones) curate that many items side by side instead, their
+// calls in lock-step batches (workflows/lockstep.ts): a batch is issued only when every item in the
+// lane is waiting, in a fixed order, and its results are handed out only when all have arrived, so
+// the command order again cannot depend on completion order — and the calls of a batch complete in
+// shared activations, which is what makes it cheaper than one item at a time.
 import { condition, defineQuery, defineSignal, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler, type LocalActivityOptions } from '@temporalio/workflow';
 import type * as campaignActs from '../activities/campaign';
 import type { ItemCuration, ShardInput } from '../core/contracts';
 import { curateItem } from './curate-item';
+import { Lockstep } from './lockstep';
 import { curateTextItem, newTextItemView, type TextItemView } from './text';
 
 const { loadShardItems } = proxyActivities<typeof campaignActs>({ startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 10 } });
@@ -24,8 +31,12 @@ export interface LaneProgress {
   done: number;
   total: number;
   quarantined: number;
-  /** The item in progress and its text branch's live state. */
+  /** The item in progress and its text branch's live state (the first one, with several slots). */
   current?: { itemId: string; text: TextItemView };
+  /** Lock-step lanes: items in flight, batches issued and the calls in them so far. */
+  inFlight?: string[];
+  batches?: number;
+  calls?: number;
 }
 export const laneProgressQuery = defineQuery<LaneProgress>('laneProgress');
 
@@ -42,6 +53,7 @@ export async function curationLaneWorkflow(input: ShardInput): Promise<LaneResul
   const items = await loadShardItems({ manifestKey: input.manifestKey, split: input.split, start: input.start, end: input.end });
   const progress: LaneProgress = { done: 0, total: items.length, quarantined: 0 };
   setHandler(laneProgressQuery, () => progress);
+  if (input.laneSlots) return { items: await lockstepLane(input, items, progress, () => paused) };
   const results: ItemCuration[] = [];
   for (const item of items) {
     if (paused) await condition(() => !paused);
@@ -61,4 +73,56 @@ export async function curationLaneWorkflow(input: ShardInput): Promise<LaneResul
   }
   setCurrentDetails(`**${progress.done}/${progress.total}** items curated, ${progress.quarantined} quarantined`);
   return { items: results };
+}
+
+const details = (p: LaneProgress) => setCurrentDetails(`**${p.done}/${p.total}** items curated, ${p.quarantined} quarantined`);
+
+/**
+ * `input.laneSlots` slots, each taking the lane's next item when its last one is done; every branch
+ * of every item in flight calls through one lock-step gate. Gate keys: slot × 4 + branch (text,
+ * visual, global-noise visual), so a batch is always ordered slot by slot.
+ */
+async function lockstepLane(input: ShardInput, items: Awaited<ReturnType<typeof loadShardItems>>, progress: LaneProgress, paused: () => boolean): Promise<ItemCuration[]> {
+  const lockstep = new Lockstep();
+  const results: ItemCuration[] = new Array(items.length);
+  const views = new Map<string, TextItemView>();
+  progress.inFlight = [];
+  let next = 0;
+  const slot = async (s: number): Promise<void> => {
+    for (;;) {
+      if (paused()) await condition(() => !paused());
+      if (next >= items.length) return;
+      const idx = next++;
+      const item = items[idx]!;
+      progress.inFlight!.push(item.id);
+      const out = await curateItem(input, item, {
+        text: (t) => {
+          const view = newTextItemView(t);
+          views.set(item.id, view);
+          progress.current ??= { itemId: item.id, text: view };
+          return curateTextItem(t, view, lockstep.gate(s * 4));
+        },
+        visual: (v) => lockstep.gate(s * 4 + 1).one(() => curateVisual(v)),
+        visualGlobal: (v) => lockstep.gate(s * 4 + 2).one(() => curateVisual(v)),
+      });
+      results[idx] = out;
+      views.delete(item.id);
+      progress.inFlight = progress.inFlight!.filter((id) => id !== item.id);
+      if (progress.current?.itemId === item.id) {
+        const first = progress.inFlight[0];
+        progress.current = first && views.has(first) ? { itemId: first, text: views.get(first)! } : undefined;
+      }
+      progress.done++;
+      if (out.quarantined.length) progress.quarantined++;
+      progress.batches = lockstep.stats.batches;
+      progress.calls = lockstep.stats.calls;
+      if (progress.done % 5 === 0) details(progress);
+    }
+  };
+  const pump = lockstep.run();
+  await Promise.all(Array.from({ length: Math.min(input.laneSlots!, items.length) }, (_, s) => slot(s)));
+  lockstep.close();
+  await pump;
+  details(progress);
+  return results;
 }

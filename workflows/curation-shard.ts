@@ -36,6 +36,9 @@ const { curateVisual } = proxyActivities<typeof campaignActs>({
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['BadImage', 'BadInput'] },
 });
 
+/** Items in one lock-step lane at most (~20 history events per item). */
+export const MAX_LANE_ITEMS = 200;
+
 export const pauseShardSignal = defineSignal<[boolean]>('setPaused');
 export interface ShardProgress {
   done: number;
@@ -60,7 +63,15 @@ export async function curationShardWorkflow(input: ShardInput): Promise<ShardRes
   // Lanes when every text role is offline (histories from before lanes existed have no marker and
   // keep the per-item path). See workflows/curation-lane.ts for why lanes and not local activities here.
   if (cfg.curation.textBranch && cfg.curation.textBranchIn === 'auto' && textRolesOffline(cfg.models) && patched('curation-lanes')) {
-    const laneCount = Math.min(cfg.curation.concurrency, items.length);
+    // Lock-step lanes (from 'lane-lockstep' on): `laneSlots` items side by side in each lane, a lane
+    // at most MAX_LANE_ITEMS items (its history stays far below 10,000 events). Before: one item at a
+    // time in `concurrency` lanes.
+    const lockstep = patched('lane-lockstep');
+    const laneSlotsCfg = cfg.curation.laneSlots ?? 8;
+    const laneCount = lockstep
+      ? Math.min(items.length, Math.max(Math.ceil(cfg.curation.concurrency / laneSlotsCfg), Math.ceil(items.length / MAX_LANE_ITEMS)))
+      : Math.min(cfg.curation.concurrency, items.length);
+    const laneSlots = lockstep ? Math.max(1, Math.ceil(cfg.curation.concurrency / laneCount)) : undefined;
     const lanes: ChildWorkflowHandle<(i: ShardInput) => Promise<LaneResult>>[] = [];
     setHandler(pauseShardSignal, (p) => {
       paused = p;
@@ -76,7 +87,7 @@ export async function curationShardWorkflow(input: ShardInput): Promise<ShardRes
           taskQueue: queueOf(cfg.temporal.queuePrefix, 'curation'),
           parentClosePolicy: ParentClosePolicy.TERMINATE,
           staticSummary: `curation lane ${j}: items ${input.start + a}–${input.start + b - 1}`,
-          args: [{ ...input, start: input.start + a, end: input.start + b }],
+          args: [{ ...input, start: input.start + a, end: input.start + b, ...(laneSlots ? { laneSlots } : {}) }],
         }),
       );
       if (paused) void lanes[j]!.signal(pauseLaneSignal, true);

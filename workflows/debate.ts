@@ -4,6 +4,7 @@
 import type { ModelRole } from '../core/config';
 import { agentForTurn, DebateOutcome, DebateScale, DebateTurnRecord, evaluateDebate, previousVote, resolveVote } from '../core/debate';
 import { modelQueue } from '../core/queues';
+import { directGate, type CallGate } from './lockstep';
 import { modelActivities } from './model-options';
 
 export interface DebateView {
@@ -30,7 +31,7 @@ export interface DebateResult {
 }
 
 /** Runs one debate; `view` is updated as turns land (exposed by the caller's query). */
-export async function runDebate(i: RunDebateInput, view: DebateView): Promise<DebateResult> {
+export async function runDebate(i: RunDebateInput, view: DebateView, gate: CallGate = directGate): Promise<DebateResult> {
   const agents = i.mode === 'single' ? i.agents.slice(0, 1) : i.agents;
   const params = { agents: agents.length, rounds: i.mode === 'single' ? 1 : i.rounds };
   const turns: DebateTurnRecord[] = [];
@@ -45,18 +46,20 @@ export async function runDebate(i: RunDebateInput, view: DebateView): Promise<De
       `${i.queuePrefix ?? ''}${modelQueue(`agent-${agent}`)}`,
       `${i.mode === 'single' ? 'single-agent ' : ''}turn ${turn + 1}: agent ${agent + 1} (${role.model}) scores ${i.itemId}${previous ? ` after ${previous.score}` : ''}`,
     );
-    const r = await debateTurn({
-      role,
-      agent,
-      turn,
-      round: Math.floor(turn / agents.length),
-      campaignSeed: i.campaignSeed,
-      itemId: i.itemId,
-      response: i.response,
-      groundTruth: role.baseURL ? undefined : i.groundTruth,
-      previous,
-      scale: i.scale,
-    });
+    const r = await gate.one(() =>
+      debateTurn({
+        role,
+        agent,
+        turn,
+        round: Math.floor(turn / agents.length),
+        campaignSeed: i.campaignSeed,
+        itemId: i.itemId,
+        response: i.response,
+        groundTruth: role.baseURL ? undefined : i.groundTruth,
+        previous,
+        scale: i.scale,
+      }),
+    );
     const vote = r.ok && r.agree !== undefined ? { agree: r.agree, score: r.score ?? NaN, reason: r.reason ?? '' } : null;
     const resolved = resolveVote(vote, previous);
     const rec: DebateTurnRecord = {

@@ -8,6 +8,7 @@ import type * as activities from '../activities';
 import type { CampaignConfig } from '../core/config';
 import { modelQueue } from '../core/queues';
 import { DebateView, runDebate } from './debate';
+import { directGate, type CallGate } from './lockstep';
 import { modelActivities } from './model-options';
 
 export interface TextItemInput {
@@ -76,11 +77,12 @@ export async function textItemWorkflow(input: TextItemInput): Promise<TextItemRe
 }
 
 /**
- * The text branch of one item (workflow code). Runs inside `textItemWorkflow`, or directly in a
- * curation shard's workflow when every role is offline; the activity calls, their inputs and the
- * keys written are the same either way.
+ * The text branch of one item (workflow code). Runs inside `textItemWorkflow`, or in a curation lane
+ * when every role is offline; the activity calls, their inputs and the keys written are the same
+ * either way. Every call goes through `gate`: straight to the activity, or, in a lock-step lane, into
+ * the lane's next batch (workflows/lockstep.ts).
  */
-export async function curateTextItem(input: TextItemInput, view: TextItemView): Promise<TextItemResult> {
+export async function curateTextItem(input: TextItemInput, view: TextItemView, gate: CallGate = directGate): Promise<TextItemResult> {
   const { models, curation, debate } = input.config;
   const prefix = input.queuePrefix ?? '';
   const quarantine = (reason: string): TextItemResult => {
@@ -94,8 +96,8 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView): 
   // 1. N samples of the target.
   let samples;
   try {
-    samples = await Promise.all(
-      Array.from({ length: curation.samples }, (_, k) => target.sampleTarget({ ...common, role: models.target, imageKey: input.imageKey, sampleIndex: k })),
+    samples = await gate.all(
+      Array.from({ length: curation.samples }, (_, k) => () => target.sampleTarget({ ...common, role: models.target, imageKey: input.imageKey, sampleIndex: k })),
     );
   } catch (e) {
     if (e instanceof ActivityFailure) return quarantine(failureReason(e, `target ${models.target.model}`));
@@ -112,7 +114,7 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView): 
   try {
     let picked: { index: number; conflicts: string[] } | undefined;
     if (candidates.length) {
-      const sel = await judge.judgeSelect({ ...common, role: models.judge, candidates });
+      const sel = await gate.one(() => judge.judgeSelect({ ...common, role: models.judge, candidates }));
       replyKeys.push(...sel.replyKeys);
       if (!sel.ok) return quarantine(`judge ${models.judge.model} reply invalid after the corrective re-ask: ${sel.invalid}`);
       if (sel.index !== null && sel.index !== undefined) picked = { index: sel.index, conflicts: sel.conflicts ?? [] };
@@ -122,7 +124,7 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView): 
       conflicts = picked.conflicts;
       source = 'sampled';
     } else {
-      const gen = await judge.judgeGenerate({ ...common, role: models.judge });
+      const gen = await gate.one(() => judge.judgeGenerate({ ...common, role: models.judge }));
       replyKeys.push(...gen.replyKeys);
       if (!gen.ok) return quarantine(`judge ${models.judge.model} hallucination invalid after the corrective re-ask: ${gen.invalid}`);
       y_l = gen.text!;
@@ -136,38 +138,42 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView): 
 
   // 3. The D_t pair.
   view.phase = 'storing';
-  const pairKey = await storeTextPair({
-    itemId: input.itemId,
-    kind: input.kind,
-    ...(input.question !== undefined ? { question: input.question } : {}),
-    ...(input.imageKey !== undefined ? { imageKey: input.imageKey } : {}),
-    y_w: input.groundTruth,
-    y_l,
-    source,
-    conflicts,
-    replyKeys,
-  });
+  const pairKey = await gate.one(() =>
+    storeTextPair({
+      itemId: input.itemId,
+      kind: input.kind,
+      ...(input.question !== undefined ? { question: input.question } : {}),
+      ...(input.imageKey !== undefined ? { imageKey: input.imageKey } : {}),
+      y_w: input.groundTruth,
+      y_l,
+      source,
+      conflicts,
+      replyKeys,
+    }),
+  );
 
   // 4. The debate on y_l (text only), then optionally the single-agent ablation.
   const debateCommon = { campaignSeed: input.campaignSeed, itemId: input.itemId, response: y_l, groundTruth: input.groundTruth, agents: models.agents, rounds: debate.rounds, scale: debate.scale, queuePrefix: prefix };
   const transcript = async (mode: 'multi' | 'single', r: Awaited<ReturnType<typeof runDebate>>) => {
     const agents = mode === 'single' ? models.agents.slice(0, 1) : models.agents;
-    return storeDebateTranscript({
-      itemId: input.itemId,
-      mode,
-      response: y_l,
-      scale: debate.scale,
-      agents: agents.map((a) => a.model),
-      rounds: mode === 'single' ? 1 : debate.rounds,
-      turns: r.turns,
-      outcome: r.outcome,
-    });
+    return gate.one(() =>
+      storeDebateTranscript({
+        itemId: input.itemId,
+        mode,
+        response: y_l,
+        scale: debate.scale,
+        agents: agents.map((a) => a.model),
+        rounds: mode === 'single' ? 1 : debate.rounds,
+        turns: r.turns,
+        outcome: r.outcome,
+      }),
+    );
   };
   view.phase = 'debating';
   const mode = debate.singleAgent ? 'single' : 'multi';
   let main;
   try {
-    main = await runDebate({ ...debateCommon, mode }, view.debate);
+    main = await runDebate({ ...debateCommon, mode }, view.debate, gate);
   } catch (e) {
     if (e instanceof ActivityFailure) return { pairKey, source, ...quarantine(failureReason(e, 'debate agent')) };
     throw e;
@@ -188,7 +194,7 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView): 
     view.phase = 'single-agent';
     view.single = { mode: 'single', turns: [] };
     try {
-      const single = await runDebate({ ...debateCommon, mode: 'single' }, view.single);
+      const single = await runDebate({ ...debateCommon, mode: 'single' }, view.single, gate);
       result.singleTranscriptKey = await transcript('single', single);
       if (single.outcome.score !== undefined) result.singleScore = single.outcome.score;
     } catch (e) {

@@ -1,7 +1,8 @@
 // Records a small campaign's histories for the replay test: the campaign workflow, its first
 // curation shard and one text item (the served-SFT-target path, LoRA SFT, evaluation on); with
 // `--lanes`, a curation-only campaign on offline engines: the campaign, its first shard and that
-// shard's first lane (local activities only).
+// shard's first lane (local activities only, items in lock-step; the *-lanes.json / curation-lane.json
+// files are the earlier one-item-at-a-time lanes, kept because such campaigns may still be running).
 // Run after changing campaign workflow code on purpose: `npx tsx test/histories/record-campaign.ts [--lanes]`
 // (stack from MMEDPO_TEMPORAL_ADDRESS / S3 env or the dev stack).
 import { execFileSync } from 'node:child_process';
@@ -51,9 +52,9 @@ async function main(): Promise<void> {
     console.log(`recorded ${wid} → test/histories/${name}.json`);
   };
   if (lanes) {
-    save(id, 'campaign-lanes');
-    save(`${id}/shard-0000`, 'curation-shard-lanes');
-    save(`${id}/shard-0000/lane-000`, 'curation-lane');
+    save(id, 'campaign-lockstep');
+    save(`${id}/shard-0000`, 'curation-shard-lockstep');
+    save(`${id}/shard-0000/lane-000`, 'curation-lane-lockstep');
   } else {
     save(id, 'campaign-small');
     save(`${id}/shard-0000`, 'curation-shard-small');

@@ -103,20 +103,22 @@ describe('campaign workflow', () => {
     await client.connection.close();
   }, 900_000);
 
-  it('pauses a lane-mode shard (lanes stop after the item in flight) and resumes it to completion', async () => {
+  it('pauses a lane-mode shard (lanes stop after the items in flight) and resumes it to completion', async () => {
     expect(first).toBeDefined();
     const client = await connectClient();
-    const config = smallCampaignConfig();
+    const base = smallCampaignConfig();
+    // concurrency 4, 2 slots a lane: 2 lanes.
+    const config = { ...base, curation: { ...base.curation, laneSlots: 2 } };
     const workflowId = `it-shard-pause-${Date.now()}`;
     const input: ShardInput = { campaignId: workflowId, seed: config.seed, manifestKey: first!.datasetManifest, split: config.dataset.trainSplit, start: 0, end: 8, config, needSingleAgent: false, needGlobalNoise: false };
     const h = await client.workflow.start('curationShardWorkflow', { taskQueue: `${prefix}curation`, workflowId, args: [input] });
     await h.signal('setPaused', true);
-    // Unpaused, 8 items on 4 lanes finish in a second or two; paused, each lane ends the item it has
-    // in flight and waits.
+    // Unpaused, 8 items on 2 lanes × 2 slots finish in a second or two; paused, each slot ends the
+    // item it has in flight and waits.
     await new Promise((r) => setTimeout(r, 6000));
     const sp = await h.query<ShardProgress>('shardProgress');
     const laneDone = await Promise.all((sp.lanes ?? []).map((id) => client.workflow.getHandle(id).query<LaneProgress>('laneProgress').then((p) => p.done)));
-    expect(sp.lanes).toHaveLength(4);
+    expect(sp.lanes).toHaveLength(2);
     expect(sp.done + laneDone.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(4);
     expect((await h.describe()).status.name).toBe('RUNNING');
     await h.signal('setPaused', false);
@@ -130,7 +132,7 @@ describe('campaign workflow', () => {
     const client = await connectClient();
     const shardRun = async (textBranchIn: 'auto' | 'item-workflow') => {
       const base = smallCampaignConfig();
-      const config = { ...base, curation: { ...base.curation, textBranchIn } };
+      const config = { ...base, curation: { ...base.curation, textBranchIn, laneSlots: 2 } };
       const workflowId = `it-shard-${textBranchIn}-${Date.now()}`;
       const input: ShardInput = { campaignId: workflowId, seed: config.seed, manifestKey: first!.datasetManifest, split: config.dataset.trainSplit, start: 0, end: 6, config, needSingleAgent: true, needGlobalNoise: false };
       const h = await client.workflow.start('curationShardWorkflow', { taskQueue: `${prefix}curation`, workflowId, args: [input] });
@@ -141,22 +143,30 @@ describe('campaign workflow', () => {
     };
     const lanes = await shardRun('auto');
     const perItem = await shardRun('item-workflow');
-    // Offline roles: `concurrency` (4) lanes of 1–2 items each, no child per item.
-    expect(lanes.children.map((c) => c.type)).toEqual(Array(4).fill('curationLaneWorkflow'));
+    // Offline roles: concurrency 4 / 2 slots = 2 lanes of 3 items each, no child per item.
+    expect(lanes.children.map((c) => c.type)).toEqual(Array(2).fill('curationLaneWorkflow'));
     expect(perItem.children.map((c) => c.type)).toEqual(Array(6).fill('textItemWorkflow'));
     expect(lanes.result.textPairs).toBe(6 - lanes.result.quarantined);
     // The queries `campaign status/watch` read: the shard counts finished lanes, each lane its items.
     const shardProgress = await client.workflow.getHandle(lanes.workflowId).query<ShardProgress>('shardProgress');
     expect(shardProgress).toMatchObject({ done: 6, total: 6, lanes: [] });
-    const laneDone = await Promise.all(lanes.children.map((c) => client.workflow.getHandle(c.id).query<LaneProgress>('laneProgress').then((p) => p.done)));
-    expect(laneDone).toEqual([1, 2, 1, 2]);
+    const laneProgress = await Promise.all(lanes.children.map((c) => client.workflow.getHandle(c.id).query<LaneProgress>('laneProgress')));
+    expect(laneProgress.map((p) => p.done)).toEqual([3, 3]);
+    // Lock-step: the two items of a lane share batches (fewer batches than calls), and every call
+    // went through one (3 items × (3 samples, judge, store, ≥1 multi + 1 single-agent turn, 2
+    // transcripts, visual) at least).
+    for (const p of laneProgress) {
+      expect(p.calls).toBeGreaterThanOrEqual(3 * 10);
+      expect(p.batches).toBeLessThan(p.calls! * 0.75);
+      expect(p.inFlight).toEqual([]);
+    }
     // Same items, same replies, same pairs and scores: the shard file (content-addressed) is the same.
     expect(lanes.result).toEqual(perItem.result);
     // Every lane (local activities only) and the shard replay from their histories, as after a worker
     // restart: the command order must not depend on which local activity finished first.
     const replay = spawnSync('npx', ['tsx', 'test/histories/replay-live.ts', lanes.workflowId, ...lanes.children.map((c) => c.id)], { cwd: PROJECT_ROOT, env: process.env, encoding: 'utf8' });
     expect(replay.stderr).toBe('');
-    expect(replay.stdout).toContain('5/5 histories replayed');
+    expect(replay.stdout).toContain('3/3 histories replayed');
     expect(replay.status).toBe(0);
     await client.connection.close();
   }, 600_000);
