@@ -91,6 +91,16 @@ export async function sampleTarget(i: SampleTargetInput): Promise<SampleTargetOu
 }
 
 /**
+ * All N samples of one item in one activity (lock-step lanes with an offline target): the same N
+ * requests, sample indices and cache keys as N `sampleTarget` calls, in one local activity instead of
+ * N. Remote targets keep one activity per sample (the role queue's rate limit counts activities).
+ */
+export async function sampleTargetN(i: Omit<SampleTargetInput, 'sampleIndex'> & { samples: number }): Promise<SampleTargetOutput[]> {
+  const { samples, ...one } = i;
+  return Promise.all(Array.from({ length: samples }, (_, k) => sampleTarget({ ...one, sampleIndex: k })));
+}
+
+/**
  * The campaign's own SFT model as the target, served by the trainer on this worker: it is asked
  * exactly what it was trained on (the question, or the report prompt) with the image, and each
  * sample index gets its own request seed so the samples differ at temperature > 0.
@@ -235,4 +245,4 @@ export async function debateTurn(i: DebateTurnInput): Promise<DebateTurnOutput> 
 }
 
 /** The activities the model workers register (one worker per role queue). */
-export const modelActivities = { sampleTarget, judgeSelect, judgeGenerate, debateTurn };
+export const modelActivities = { sampleTarget, sampleTargetN, judgeSelect, judgeGenerate, debateTurn };

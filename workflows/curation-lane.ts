@@ -100,7 +100,7 @@ async function lockstepLane(input: ShardInput, items: Awaited<ReturnType<typeof 
           const view = newTextItemView(t);
           views.set(item.id, view);
           progress.current ??= { itemId: item.id, text: view };
-          return curateTextItem(t, view, lockstep.gate(s * 4));
+          return curateTextItem({ ...t, samplesInOneCall: true }, view, lockstep.gate(s * 4));
         },
         visual: (v) => lockstep.gate(s * 4 + 1).one(() => curateVisual(v)),
         visualGlobal: (v) => lockstep.gate(s * 4 + 2).one(() => curateVisual(v)),

@@ -1,10 +1,11 @@
 // Activity options for model calls (workflow-safe). Temporal's retry does all retrying: 429/5xx/timeouts
 // are retryable (a 429's Retry-After arrives as nextRetryDelay), endpoint rejections are not.
 import { proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { debateTurn, judgeGenerate, judgeSelect, sampleTarget } from '../activities/models';
+import type { debateTurn, judgeGenerate, judgeSelect, sampleTarget, sampleTargetN } from '../activities/models';
 
 export interface ModelCallActivities {
   sampleTarget: typeof sampleTarget;
+  sampleTargetN: typeof sampleTargetN;
   judgeSelect: typeof judgeSelect;
   judgeGenerate: typeof judgeGenerate;
   debateTurn: typeof debateTurn;

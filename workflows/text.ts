@@ -24,6 +24,8 @@ export interface TextItemInput {
   alsoSingleAgent?: boolean;
   /** Prefix for the per-role model queues (tests use unique queues); default none. */
   queuePrefix?: string;
+  /** All N samples in one `sampleTargetN` call (lock-step lanes, offline target); else one call per sample. */
+  samplesInOneCall?: boolean;
 }
 
 export interface TextItemResult {
@@ -96,9 +98,11 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView, g
   // 1. N samples of the target.
   let samples;
   try {
-    samples = await gate.all(
-      Array.from({ length: curation.samples }, (_, k) => () => target.sampleTarget({ ...common, role: models.target, imageKey: input.imageKey, sampleIndex: k })),
-    );
+    samples = input.samplesInOneCall
+      ? await gate.one(() => target.sampleTargetN({ ...common, role: models.target, imageKey: input.imageKey, samples: curation.samples }))
+      : await gate.all(
+          Array.from({ length: curation.samples }, (_, k) => () => target.sampleTarget({ ...common, role: models.target, imageKey: input.imageKey, sampleIndex: k })),
+        );
   } catch (e) {
     if (e instanceof ActivityFailure) return quarantine(failureReason(e, `target ${models.target.model}`));
     throw e;
