@@ -1,7 +1,7 @@
 // One item's curation (workflow code), shared by the shard's per-item mode and the lane workflow:
 // the text branch ‖ the visual branch (and the global-noise pass when a variant needs it). A branch
 // that fails is recorded on the item as quarantined with its reason; the item always returns.
-import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, setCurrentDetails, type ActivityOptions } from '@temporalio/workflow';
 import type { ShardItem } from '../activities/campaign';
 import type { ItemCuration, ShardInput } from '../core/contracts';
 import type { TextItemInput, TextItemResult } from './text';
@@ -18,6 +18,31 @@ export function failureReason(e: unknown): string {
   const af = last instanceof ApplicationFailure ? last : undefined;
   return `${af?.type ? af.type + ': ' : ''}${last?.message ?? String(e)}`;
 }
+
+/** Item counts a shard or lane keeps for its progress query and current details. */
+export interface ItemCounts {
+  done: number;
+  total: number;
+  quarantined: number;
+}
+
+/** Counts one finished item (quarantined when any branch was). */
+export function countItem(counts: ItemCounts, out: ItemCuration): void {
+  counts.done++;
+  if (out.quarantined.length) counts.quarantined++;
+}
+
+/** The workflow's current details in the Web UI: items done and quarantined. */
+export function showCounts(counts: ItemCounts): void {
+  setCurrentDetails(`**${counts.done}/${counts.total}** items curated, ${counts.quarantined} quarantined`);
+}
+
+/** The visual tool's activity options (a regular activity per item, or a local one in lanes). */
+export const VISUAL_ACTIVITY_OPTIONS: Pick<ActivityOptions, 'startToCloseTimeout' | 'retry'> = {
+  startToCloseTimeout: '5 minutes',
+  // A corrupt image or a bad input fails the same way every time: quarantine, no retry.
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['BadImage', 'BadInput'] },
+};
 
 export interface VisualCall {
   (input: { seed: number; itemId: string; imageKey: string; noise: ShardInput['config']['noise']; visualTool: ShardInput['config']['visualTool'] }): Promise<{ pairKey: string; confidence: number }>;

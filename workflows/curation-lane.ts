@@ -15,16 +15,15 @@
 // lane is waiting, in a fixed order, and its results are handed out only when all have arrived, so
 // the command order again cannot depend on completion order — and the calls of a batch complete in
 // shared activations, which is what makes it cheaper than one item at a time.
-import { condition, defineQuery, defineSignal, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler, type LocalActivityOptions } from '@temporalio/workflow';
+import { condition, defineQuery, defineSignal, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type * as campaignActs from '../activities/campaign';
 import type { ItemCuration, ShardInput } from '../core/contracts';
-import { curateItem } from './curate-item';
+import { countItem, curateItem, showCounts, VISUAL_ACTIVITY_OPTIONS } from './curate-item';
 import { Lockstep } from './lockstep';
 import { curateTextItem, newTextItemView, type TextItemView } from './text';
 
 const { loadShardItems } = proxyActivities<typeof campaignActs>({ startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 10 } });
-const visualOptions: LocalActivityOptions = { startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['BadImage', 'BadInput'] } };
-const { curateVisual } = proxyLocalActivities<typeof campaignActs>(visualOptions);
+const { curateVisual } = proxyLocalActivities<typeof campaignActs>(VISUAL_ACTIVITY_OPTIONS);
 
 export const pauseLaneSignal = defineSignal<[boolean]>('setPaused');
 export interface LaneProgress {
@@ -67,15 +66,12 @@ export async function curationLaneWorkflow(input: ShardInput): Promise<LaneResul
     });
     progress.current = undefined;
     results.push(out);
-    progress.done++;
-    if (out.quarantined.length) progress.quarantined++;
-    if (progress.done % 5 === 0) setCurrentDetails(`**${progress.done}/${progress.total}** items curated, ${progress.quarantined} quarantined`);
+    countItem(progress, out);
+    if (progress.done % 5 === 0) showCounts(progress);
   }
-  setCurrentDetails(`**${progress.done}/${progress.total}** items curated, ${progress.quarantined} quarantined`);
+  showCounts(progress);
   return { items: results };
 }
-
-const details = (p: LaneProgress) => setCurrentDetails(`**${p.done}/${p.total}** items curated, ${p.quarantined} quarantined`);
 
 /**
  * `input.laneSlots` slots, each taking the lane's next item when its last one is done; every branch
@@ -112,17 +108,16 @@ async function lockstepLane(input: ShardInput, items: Awaited<ReturnType<typeof 
         const first = progress.inFlight[0];
         progress.current = first && views.has(first) ? { itemId: first, text: views.get(first)! } : undefined;
       }
-      progress.done++;
-      if (out.quarantined.length) progress.quarantined++;
+      countItem(progress, out);
       progress.batches = lockstep.stats.batches;
       progress.calls = lockstep.stats.calls;
-      if (progress.done % 5 === 0) details(progress);
+      if (progress.done % 5 === 0) showCounts(progress);
     }
   };
   const pump = lockstep.run();
   await Promise.all(Array.from({ length: Math.min(input.laneSlots!, items.length) }, (_, s) => slot(s)));
   lockstep.close();
   await pump;
-  details(progress);
+  showCounts(progress);
   return results;
 }

@@ -18,12 +18,11 @@ import {
   proxyActivities,
   setHandler,
   workflowInfo,
-  setCurrentDetails,
 } from '@temporalio/workflow';
 import type * as campaignActs from '../activities/campaign';
 import type { ItemCuration, ShardInput, ShardResult } from '../core/contracts';
 import { queueOf } from '../core/queues';
-import { curateItem } from './curate-item';
+import { countItem, curateItem, showCounts, VISUAL_ACTIVITY_OPTIONS } from './curate-item';
 import { pauseLaneSignal, type LaneResult } from './curation-lane';
 import { textRolesOffline, type TextItemResult } from './text';
 
@@ -31,10 +30,7 @@ const { loadShardItems, writeShardResult } = proxyActivities<typeof campaignActs
   startToCloseTimeout: '5 minutes',
   retry: { maximumAttempts: 10 },
 });
-const { curateVisual } = proxyActivities<typeof campaignActs>({
-  startToCloseTimeout: '5 minutes',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['BadImage', 'BadInput'] },
-});
+const { curateVisual } = proxyActivities<typeof campaignActs>(VISUAL_ACTIVITY_OPTIONS);
 
 /** Items in one lock-step lane at most (~20 history events per item). */
 export const MAX_LANE_ITEMS = 200;
@@ -99,7 +95,7 @@ export async function curationShardWorkflow(input: ShardInput): Promise<ShardRes
         progress.lanes = progress.lanes!.filter((id) => id !== h.workflowId);
         progress.done += r.items.length;
         progress.quarantined += r.items.filter((i) => i.quarantined.length).length;
-        setCurrentDetails(`**${progress.done}/${progress.total}** items curated, ${progress.quarantined} quarantined`);
+        showCounts(progress);
         return r;
       }),
     );
@@ -120,8 +116,7 @@ export async function curationShardWorkflow(input: ShardInput): Promise<ShardRes
       visual: curateVisual,
     });
     results[idx] = out;
-    progress.done++;
-    if (out.quarantined.length) progress.quarantined++;
+    countItem(progress, out);
   };
 
   let next = 0;
@@ -133,10 +128,10 @@ export async function curationShardWorkflow(input: ShardInput): Promise<ShardRes
       if (next >= items.length) return;
       const i = next++;
       await curateOne(i);
-      if (progress.done % 10 === 0) setCurrentDetails(`**${progress.done}/${progress.total}** items curated, ${progress.quarantined} quarantined`);
+      if (progress.done % 10 === 0) showCounts(progress);
     }
   };
   await Promise.all(Array.from({ length: Math.min(cfg.curation.concurrency, items.length) }, lane));
-  setCurrentDetails(`**${progress.done}/${progress.total}** items curated, ${progress.quarantined} quarantined`);
+  showCounts(progress);
   return writeShardResult({ campaignId: input.campaignId, shardStart: input.start, items: results });
 }
