@@ -81,8 +81,15 @@ export async function curationLaneWorkflow(input: ShardInput): Promise<LaneResul
 async function lockstepLane(input: ShardInput, items: Awaited<ReturnType<typeof loadShardItems>>, progress: LaneProgress, paused: () => boolean): Promise<ItemCuration[]> {
   const lockstep = new Lockstep();
   const results: ItemCuration[] = new Array(items.length);
-  const views = new Map<string, TextItemView>();
-  progress.inFlight = [];
+  // Items in flight with their text branch's live state, oldest first: the query's `inFlight` and
+  // `current` (the oldest) are read off it.
+  const inFlight = new Map<string, TextItemView>();
+  const showInFlight = () => {
+    progress.inFlight = [...inFlight.keys()];
+    const [oldest] = inFlight;
+    progress.current = oldest ? { itemId: oldest[0], text: oldest[1] } : undefined;
+  };
+  showInFlight();
   let next = 0;
   const slot = async (s: number): Promise<void> => {
     for (;;) {
@@ -90,24 +97,19 @@ async function lockstepLane(input: ShardInput, items: Awaited<ReturnType<typeof 
       if (next >= items.length) return;
       const idx = next++;
       const item = items[idx]!;
-      progress.inFlight!.push(item.id);
       const out = await curateItem(input, item, {
         text: (t) => {
           const view = newTextItemView(t);
-          views.set(item.id, view);
-          progress.current ??= { itemId: item.id, text: view };
+          inFlight.set(item.id, view);
+          showInFlight();
           return curateTextItem({ ...t, samplesInOneCall: true }, view, lockstep.gate(s * 4));
         },
         visual: (v) => lockstep.gate(s * 4 + 1).one(() => curateVisual(v)),
         visualGlobal: (v) => lockstep.gate(s * 4 + 2).one(() => curateVisual(v)),
       });
       results[idx] = out;
-      views.delete(item.id);
-      progress.inFlight = progress.inFlight!.filter((id) => id !== item.id);
-      if (progress.current?.itemId === item.id) {
-        const first = progress.inFlight[0];
-        progress.current = first && views.has(first) ? { itemId: first, text: views.get(first)! } : undefined;
-      }
+      inFlight.delete(item.id);
+      showInFlight();
       countItem(progress, out);
       progress.batches = lockstep.stats.batches;
       progress.calls = lockstep.stats.calls;

@@ -63,6 +63,7 @@ export async function curationShardWorkflow(input: ShardInput): Promise<ShardRes
     // at most MAX_LANE_ITEMS items (its history stays far below 10,000 events). Before: one item at a
     // time in `concurrency` lanes.
     const lockstep = patched('lane-lockstep');
+    // `?? 8`: a campaign started before laneSlots existed carries a config parsed without it.
     const laneSlotsCfg = cfg.curation.laneSlots ?? 8;
     const laneCount = lockstep
       ? Math.min(items.length, Math.max(Math.ceil(cfg.curation.concurrency / laneSlotsCfg), Math.ceil(items.length / MAX_LANE_ITEMS)))
@@ -93,8 +94,7 @@ export async function curationShardWorkflow(input: ShardInput): Promise<ShardRes
       lanes.map(async (h) => {
         const r = await h.result();
         progress.lanes = progress.lanes!.filter((id) => id !== h.workflowId);
-        progress.done += r.items.length;
-        progress.quarantined += r.items.filter((i) => i.quarantined.length).length;
+        for (const item of r.items) countItem(progress, item);
         showCounts(progress);
         return r;
       }),
