@@ -11,6 +11,7 @@
 // arms use different campaign seeds, so neither reads the other's cached replies) and items of their
 // own. Each arm prints its CPU per item (this process, the Temporal server, MinIO); afterwards every
 // shard and lane history of the run is replayed.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,29 +22,33 @@ import type { CampaignProgress, CampaignResult } from '../core/contracts';
 import { agentForTurn, DebateTurnRecord, evaluateDebate, previousVote, resolveVote } from '../core/debate';
 import { freePort, PROJECT_ROOT, stackDown, stackEnv, stackUp } from '../infra/stack';
 
-/** CPU seconds (user + system) used so far by every process in the given process groups (Linux /proc). */
+/** A /proc stat line's process group and CPU seconds (user + system), or undefined once it has exited. */
+function procStat(file: string): { pgrp: number; cpuSeconds: number } | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the parenthesised command: state ppid pgrp … utime(14) stime(15), in USER_HZ ticks.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { pgrp: Number(f[2]), cpuSeconds: (Number(f[11]) + Number(f[12])) / 100 };
+}
+
+/** CPU seconds used so far by every process in the given process groups (Linux /proc). */
 function groupCpuSeconds(groups: number[]): number {
-  let ticks = 0;
+  let seconds = 0;
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // Fields after the parenthesised command: state ppid pgrp … utime(14) stime(15).
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (groups.includes(Number(f[2]))) ticks += Number(f[11]) + Number(f[12]);
+    const p = procStat(`/proc/${d}/stat`);
+    if (p && groups.includes(p.pgrp)) seconds += p.cpuSeconds;
   }
-  return ticks / 100; // USER_HZ
+  return seconds;
 }
 
 /** CPU seconds of this process's main thread (where activities and the SDK's dispatch run). */
 function mainThreadCpuSeconds(): number {
-  const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  return procStat(`/proc/self/task/${process.pid}/stat`)?.cpuSeconds ?? 0;
 }
 
 /** CPU used by this process (worker + bench; its main thread apart), the Temporal server and MinIO between two calls. */
@@ -208,22 +213,12 @@ async function main(): Promise<void> {
     console.log(`  ${plainCpu(shardItems.length)}`);
     const ratio = plainS / temporalS;
     console.log(`ratio Temporal/plain throughput: ${ratio.toFixed(2)}× (goal ≥ 0.7×)`);
-    {
-      // The lanes ran their items side by side under load, so their local activities completed in an
-      // order of their own: each lane and shard must still replay (what a restarted worker does).
-      // After both arms: replaying in this process installs the SDK's promise hooks on the main
-      // thread, which would slow every later promise here (the plain loop's included).
-      const { Worker } = await import('@temporalio/worker');
-      const { WORKFLOWS_PATH } = await import('../lib/temporal');
-      const ids = replayIds.sort();
-      const histories = await Promise.all(ids.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })));
-      let replayed = 0;
-      for await (const r of Worker.runReplayHistories({ workflowsPath: WORKFLOWS_PATH }, histories)) {
-        if (r.error) throw new Error(`${r.workflowId} does not replay: ${r.error.message}`);
-        replayed++;
-      }
-      console.log(`replay: ${replayed}/${ids.length} shard and lane histories of this run replayed`);
-    }
+    // The lanes ran their items side by side under load, so their local activities completed in an
+    // order of their own: each lane and shard must still replay (what a restarted worker does).
+    // In a process of its own: replaying installs the SDK's promise hooks on the thread it runs on.
+    const replay = spawnSync('npx', ['tsx', 'test/histories/replay-live.ts', ...replayIds.sort()], { cwd: PROJECT_ROOT, env: process.env, encoding: 'utf8' });
+    if (replay.status !== 0) throw new Error(`the run's histories do not replay: ${replay.stderr || replay.stdout}`);
+    console.log(`replay: ${replay.stdout.trim()} (every shard and lane of this run)`);
   } finally {
     for (const w of workers) w.shutdown();
     await Promise.allSettled(runs);
