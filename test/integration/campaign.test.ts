@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import * as activities from '../../activities';
 import { parseCampaignConfig } from '../../core/config';
-import type { CampaignProgress, CampaignResult, ShardInput, ShardResult } from '../../core/contracts';
+import type { CampaignProgress, CampaignResult, ItemCuration, ShardInput, ShardResult } from '../../core/contracts';
 import { PROJECT_ROOT } from '../../infra/stack';
 import { configHash } from '../../lib/config-file';
 import { artifactStore } from '../../lib/env';
@@ -124,6 +124,31 @@ describe('campaign workflow', () => {
     await h.signal('setPaused', false);
     const result = (await h.result()) as ShardResult;
     expect(result.items).toBe(8);
+    await client.connection.close();
+  }, 300_000);
+
+  it('quarantines the visual branch of an item with a corrupt image in a lock-step lane, with the reason; the rest goes on', async () => {
+    expect(first).toBeDefined();
+    const client = await connectClient();
+    const base = smallCampaignConfig();
+    const config = { ...base, curation: { ...base.curation, laneSlots: 2 } };
+    // The dataset manifest with the second train item's image swapped for bytes that are no image.
+    type Manifest = { items: { id: string; split: string; imageKeys: string[] }[] };
+    const m = await artifactStore().getJson<Manifest>(first!.datasetManifest);
+    const bad = m.items.filter((i) => i.split === config.dataset.trainSplit)[1]!;
+    const badImage = await artifactStore().putBytes('images', Buffer.from('this is not a PNG'), { ext: '.png', contentType: 'image/png' });
+    const manifestKey = (await artifactStore().putJson('manifests', { ...m, items: m.items.map((i) => (i.id === bad.id ? { ...i, imageKeys: [badImage.key] } : i)) })).key;
+    const workflowId = `it-shard-corrupt-${Date.now()}`;
+    const input: ShardInput = { campaignId: workflowId, seed: config.seed, manifestKey, split: config.dataset.trainSplit, start: 0, end: 4, config, needSingleAgent: false, needGlobalNoise: false };
+    const result = (await client.workflow.execute('curationShardWorkflow', { taskQueue: `${prefix}curation`, workflowId, args: [input] })) as ShardResult;
+    expect(result.items).toBe(4);
+    expect(result.visualPairs).toBe(3);
+    const shard = await artifactStore().getJson<{ items: ItemCuration[] }>(result.shardKey);
+    const item = shard.items.find((i) => i.itemId === bad.id)!;
+    expect(item.visual).toBeUndefined();
+    expect(item.quarantined).toEqual([{ itemId: bad.id, stage: 'visual', reason: expect.stringMatching(/^BadImage: /) }]);
+    // Its text branch does not read the image (offline target) and still produced a scored pair.
+    expect(item.text?.pairKey).toBeDefined();
     await client.connection.close();
   }, 300_000);
 
