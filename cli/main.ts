@@ -9,6 +9,7 @@ import { register as registerVisualTool } from './commands/visual-tool';
 import { register as registerEval } from './commands/eval';
 import { register as registerCampaign } from './commands/campaign';
 import { register as registerDemo } from './commands/demo';
+import { register as registerCodecServer } from './commands/codec-server';
 
 const program = new Command();
 program
@@ -25,6 +26,7 @@ registerVisualTool(program);
 registerEval(program);
 registerCampaign(program);
 registerDemo(program);
+registerCodecServer(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`mmedpo: ${e.message}`);
