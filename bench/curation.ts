@@ -108,7 +108,7 @@ async function main(): Promise<void> {
       evaluation: { enabled: false },
     });
   const connection = await Connection.connect({ address: info.temporalAddress });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: (await import('../lib/temporal')).dataConverter() });
   const workers: Worker[] = [await createCurationWorker({ maxConcurrentActivities: 32 }), ...(await createModelWorkers(cfg(1), { maxConcurrentActivities: 32 }))];
   const runs = workers.map((w) => w.run());
   try {

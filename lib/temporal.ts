@@ -2,15 +2,25 @@
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, WorkerOptions } from '@temporalio/worker';
-import { DefaultFailureConverter } from '@temporalio/common';
 import { payloadCodecs } from './codec';
+import { failureConverter } from './failure-converter';
 import { resolveRuntime, Runtime as MmedpoRuntime } from './env';
 
-/** Encrypts payloads and failure messages when MMEDPO_PAYLOAD_KEY is set. */
-export function dataConverter() {
-  const codecs = payloadCodecs();
-  return codecs.length ? { payloadCodecs: codecs, failureConverter: new DefaultFailureConverter({ encodeCommonAttributes: true }) } : undefined;
+/**
+ * The data converter of every client and worker: payloads and failure messages (message and stack
+ * trace, via encodeCommonAttributes — in workflows too) are AES-GCM encrypted with the process's
+ * payload key ring (lib/codec.ts: MMEDPO_PAYLOAD_KEYS, MMEDPO_PAYLOAD_KEY_FILE or the stack's key file). Undefined
+ * only with the explicit opt-out MMEDPO_PAYLOAD_ENCRYPTION=off. Throws when no key is found.
+ * `env`: whose keys (a test driving a second stack passes that stack's env).
+ */
+export function dataConverter(env: NodeJS.ProcessEnv = process.env) {
+  const codecs = payloadCodecs(env);
+  // failureConverterPath: the workflow sandbox's copy (bundled by Worker.create from workflowsPath;
+  // a prebuilt bundle must be built with it, see test/helpers/temporal.ts).
+  return codecs.length ? { payloadCodecs: codecs, failureConverter, failureConverterPath: FAILURE_CONVERTER_PATH } : undefined;
 }
+
+export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../workflows/index.ts');
 

@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, WorkerOptions, DefaultLogger, Runtime } from '@temporalio/worker';
+import { dataConverter } from '../../lib/temporal';
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -22,13 +23,13 @@ export function temporalAddress(): string {
 
 export async function connectClient(): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address: temporalAddress() });
-  return { client: new Client({ connection, namespace: 'default' }), connection };
+  return { client: new Client({ connection, namespace: 'default', dataConverter: dataConverter() }), connection };
 }
 
 let bundlePromise: ReturnType<typeof bundleWorkflowCode> | undefined;
 /** The workflow bundle, built once per test file (webpack is slow). */
 export function workflowBundle(): ReturnType<typeof bundleWorkflowCode> {
-  bundlePromise ??= bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'), logger: new DefaultLogger('WARN') });
+  bundlePromise ??= bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'), failureConverterPath: dataConverter()?.failureConverterPath, logger: new DefaultLogger('WARN') });
   return bundlePromise;
 }
 
@@ -40,6 +41,7 @@ export async function makeWorker(o: Omit<WorkerOptions, 'connection' | 'workflow
   const worker = await Worker.create({
     connection,
     namespace: 'default',
+    dataConverter: dataConverter(),
     ...(withWorkflows ? { workflowBundle: await workflowBundle() } : {}),
     ...rest,
   });

@@ -17,6 +17,9 @@ import { connectClient, createWorker, WORKFLOWS_PATH } from '../../lib/temporal'
 import { createModelWorkers } from '../../workers/models';
 import { createTrainingWorker } from '../../workers/training';
 
+// Saved histories are replayed by CI with no key: record them in plaintext (README: the opt-out).
+process.env.MMEDPO_PAYLOAD_ENCRYPTION = 'off';
+
 async function main(): Promise<void> {
   const rt = resolveRuntime();
   const lanes = process.argv.includes('--lanes');

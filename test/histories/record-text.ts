@@ -11,6 +11,9 @@ import { connectClient, createWorker, WORKFLOWS_PATH } from '../../lib/temporal'
 import { modelActivities } from '../../activities/models';
 import { createModelWorkers } from '../../workers/models';
 
+// Saved histories are replayed by CI with no key: record them in plaintext (README: the opt-out).
+process.env.MMEDPO_PAYLOAD_ENCRYPTION = 'off';
+
 async function main(): Promise<void> {
   const rt = resolveRuntime();
   const stamp = Date.now().toString(36);

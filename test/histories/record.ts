@@ -9,6 +9,9 @@ import * as activities from '../../activities';
 import { resolveRuntime } from '../../lib/env';
 import { connectClient, createWorker, WORKFLOWS_PATH } from '../../lib/temporal';
 
+// Saved histories are replayed by CI with no key: record them in plaintext (README: the opt-out).
+process.env.MMEDPO_PAYLOAD_ENCRYPTION = 'off';
+
 const HERE = __dirname;
 const ROOT = path.resolve(HERE, '../..');
 

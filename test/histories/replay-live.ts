@@ -4,7 +4,7 @@
 // workflow cache does — beyond the saved histories. A plain process: protobufjs misbehaves in jest.
 import * as path from 'node:path';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { connectClient } from '../../lib/temporal';
+import { connectClient, dataConverter } from '../../lib/temporal';
 
 async function main(): Promise<void> {
   const ids = process.argv.slice(2);
@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const client = await connectClient();
   const histories = await Promise.all(ids.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })));
   let failed = 0;
-  for await (const r of Worker.runReplayHistories({ workflowsPath: path.resolve(__dirname, '../../workflows/index.ts') }, histories)) {
+  for await (const r of Worker.runReplayHistories({ workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'), dataConverter: dataConverter() }, histories)) {
     if (r.error) {
       failed++;
       console.error(`${r.workflowId}: ${r.error.message}`);

@@ -15,7 +15,9 @@ import { Client, Connection } from '@temporalio/client';
 import { parseCampaignConfig } from '../../core/config';
 import type { CampaignProgress, CampaignResult } from '../../core/contracts';
 import { freePort, PROJECT_ROOT, restartTemporal, stackDown, stackEnv, stackUp, type StackInfo } from '../../infra/stack';
+import { decodePayloadsIn, payloadCodecs } from '../../lib/codec';
 import { configHash } from '../../lib/config-file';
+import { dataConverter } from '../../lib/temporal';
 import { spawnWorker, waitUntil, type WorkerProcess } from '../helpers/processes';
 
 const home = path.join(PROJECT_ROOT, '.mmedpo', `durability-${process.pid}`);
@@ -72,7 +74,7 @@ beforeAll(async () => {
   workers.models = spawnWorker('models', 'models', env, logs);
   workers.training = spawnWorker('training', 'training', env, logs);
   connection = await Connection.connect({ address: info.temporalAddress });
-  client = new Client({ connection, namespace: 'default' });
+  client = new Client({ connection, namespace: 'default', dataConverter: dataConverter(stackEnv(info)) });
 }, 180_000);
 
 afterAll(async () => {
@@ -111,7 +113,7 @@ it('completes after kill -9 of each worker kind and a Temporal restart, losing n
     'a heartbeated training checkpoint',
     async () => {
       const d = await handle.describe().catch(() => null);
-      for (const a of d?.raw.pendingActivities ?? []) {
+      for (const a of (await decodePayloadsIn(d?.raw.pendingActivities, payloadCodecs(stackEnv(info)))) ?? []) {
         if (a.activityType?.name !== 'trainVariant') continue;
         const data = a.heartbeatDetails?.payloads?.[0]?.data;
         if (!data) continue;
@@ -143,7 +145,7 @@ it('completes after kill -9 of each worker kind and a Temporal restart, losing n
   expect(progress.pairs.visual).toBe(40);
   expect(progress.evaluation.done).toEqual(['base', 'sft', 'dpo', 'mmedpo']);
   // Training resumed from the checkpoint it had, not from step 0.
-  const desc = await handle.fetchHistory();
+  const desc = await decodePayloadsIn(await handle.fetchHistory(), payloadCodecs(stackEnv(info)));
   const trainResults = desc.events!.filter((e) => e.activityTaskCompletedEventAttributes).map((e) => e.activityTaskCompletedEventAttributes!.result?.payloads?.[0]?.data).filter(Boolean).map((d) => JSON.parse(Buffer.from(d!).toString('utf8')) as { variant?: string; resumedFromStep?: number | null; adapterKey?: string });
   const killed = trainResults.find((r) => r.variant === killedVariant && r.adapterKey);
   expect(killed?.resumedFromStep).toBeGreaterThanOrEqual(killedAtStep);
@@ -216,7 +218,7 @@ it('a lock-step lane resumes after kill -9 of the curation worker mid-batch, los
   expect(progress.pairs.visual).toBe(items);
   const identities = new Set<string>();
   for (const l of laneIds) {
-    const events = (await client.workflow.getHandle(l).fetchHistory()).events ?? [];
+    const events = (await decodePayloadsIn(await client.workflow.getHandle(l).fetchHistory(), payloadCodecs(stackEnv(info)))).events ?? [];
     // Workflow tasks of the killed worker and of its successor: the lane went on where it was.
     for (const e of events) if (e.workflowTaskStartedEventAttributes?.identity) identities.add(e.workflowTaskStartedEventAttributes.identity);
     // Still exactly one marker per local activity: nothing recorded twice after the resume.

@@ -28,6 +28,7 @@ import type { TextItemInput, TextItemResult } from '../../workflows/text';
 import { OFFLINE_GROUND_TRUTHS, playOfflineDebate } from '../helpers/offline-debate';
 import { startFakeOpenAI, FakeOpenAI, FakeRequest, FakeAction } from '../helpers/fake-openai';
 import { connectClient, makeWorker, uniqueQueue, workflowBundle } from '../helpers/temporal';
+import { decodePayloadsIn, payloadCodecs } from '../../lib/codec';
 
 jest.setTimeout(170_000);
 const ROOT = path.resolve(__dirname, '../..');
@@ -408,7 +409,8 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
   test('the API key value appears in no workflow history, worker log or cached reply (and did reach the endpoint)', async () => {
     expect(fake.authHeaders.length).toBeGreaterThan(0);
     expect(fake.authHeaders.every((h) => h === `Bearer ${KEY}`)).toBe(true);
-    // Payload bytes are Buffers whose protobuf toJSON gives base64: walk the history and decode them.
+    // Payload bytes are Buffers whose protobuf toJSON gives base64: walk the history (its payloads
+    // decrypted with the process's codec first: encryption is on by default) and decode them.
     const texts = (v: unknown, out: string[]): string[] => {
       if (v instanceof Uint8Array) out.push(Buffer.from(v).toString('utf8'));
       else if (typeof v === 'string') out.push(v);
@@ -417,7 +419,7 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
     };
     let withEnvName = 0;
     for (const id of workflowIds) {
-      const h = await client.client.workflow.getHandle(id).fetchHistory();
+      const h = await decodePayloadsIn(await client.client.workflow.getHandle(id).fetchHistory(), payloadCodecs());
       const json = `${JSON.stringify(h)}\n${texts(h, []).join('\n')}`;
       expect(json.includes(KEY)).toBe(false);
       expect(json.includes(KEY.slice(8))).toBe(false);

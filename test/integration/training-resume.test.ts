@@ -10,6 +10,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { TrainingHeartbeat, TrainingOutput } from '../../activities/training';
 import type { TrainingRunInput } from '../../workflows/training';
 import { artifactStore } from '../../lib/env';
+import { decodePayloadsIn, payloadCodecs } from '../../lib/codec';
 import { connectClient, makeWorker, uniqueQueue } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -111,7 +112,7 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
     for (let i = 0; i < 600; i++) {
       const d = await h.describe();
       const p = d.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
-      seen = p ? (defaultPayloadConverter.fromPayload(p) as TrainingHeartbeat) : undefined;
+      seen = p ? (defaultPayloadConverter.fromPayload(await decodePayloadsIn(p, payloadCodecs())) as TrainingHeartbeat) : undefined;
       if (seen?.checkpointKey && (seen.checkpointStep ?? 0) >= 12) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -137,7 +138,7 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
     let step = 0;
     for (let i = 0; i < 600 && step < 2; i++) {
       const p = (await h.describe()).raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
-      step = p ? (defaultPayloadConverter.fromPayload(p) as TrainingHeartbeat).step : 0;
+      step = p ? (defaultPayloadConverter.fromPayload(await decodePayloadsIn(p, payloadCodecs())) as TrainingHeartbeat).step : 0;
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(step).toBeGreaterThanOrEqual(2);
@@ -147,7 +148,7 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
     const history = await h.fetchHistory();
     const canceled = history.events!.find((e) => e.activityTaskCanceledEventAttributes)?.activityTaskCanceledEventAttributes;
     expect(canceled).toBeDefined();
-    const details = defaultPayloadConverter.fromPayload(canceled!.details!.payloads![0]) as TrainingHeartbeat;
+    const details = defaultPayloadConverter.fromPayload(await decodePayloadsIn(canceled!.details!.payloads![0]!, payloadCodecs())) as TrainingHeartbeat;
     // The trainer checkpointed at the step where SIGTERM reached it (not merely at the last periodic checkpoint).
     expect(details.checkpointStep).toBe(details.step);
     expect(details.step).toBeGreaterThanOrEqual(step);
