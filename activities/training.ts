@@ -8,10 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { activityInfo, cancellationDetails, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { artifactStore } from '../lib/env';
@@ -165,22 +163,9 @@ async function tarTo(parent: string, name: string, outFile: string): Promise<voi
   await execFileP('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', parent, '-cf', outFile, name]);
 }
 
-async function fileSha256(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-/** Content-addressed upload of a file, streamed (checkpoints of big models do not fit in a Buffer). */
+/** Content-addressed upload of a file, streamed, through the store's one put path (SSE on). */
 async function putFile(kind: string, file: string, ext: string): Promise<string> {
-  const store = artifactStore();
-  const sha = await fileSha256(file);
-  const key = store.contentKey(kind, sha, ext);
-  if (!(await store.exists(key))) {
-    const { size } = await fs.promises.stat(file);
-    await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: fs.createReadStream(file), ContentLength: size, ContentType: 'application/x-tar' }));
-  }
-  return key;
+  return (await artifactStore().putFile(kind, file, { ext, contentType: 'application/x-tar' })).key;
 }
 
 /** Tar parent/name and upload it; returns the content-addressed key. */

@@ -2,13 +2,22 @@
 // Content-addressed: the key holds the sha256 of the bytes, so a re-put of the same
 // bytes lands on the same key and writes no second object — which is what makes
 // re-running an activity write the same keys.
+//
+// Encrypted at rest: every put goes through one method (`put`) that asks for server-side
+// encryption — SSE-S3 (AES256) by default, which the local MinIO serves with its KMS key and AWS
+// S3 with its own keys; MMEDPO_S3_SSE=aws:kms (+ MMEDPO_S3_SSE_KMS_KEY_ID) for SSE-KMS, or
+// MMEDPO_S3_SSE=off for an S3-compatible store without SSE (its own at-rest encryption then).
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  PutObjectCommandInput,
   S3Client,
+  ServerSideEncryption,
   NotFound,
   NoSuchKey,
 } from '@aws-sdk/client-s3';
@@ -26,6 +35,19 @@ export interface ArtifactStoreOptions {
   bucket: string;
   /** Optional key prefix (e.g. per deployment), always ends without a leading slash. */
   prefix?: string;
+  /** Server-side encryption asked on every put; default from the environment (sseFromEnv). */
+  sse?: SseSettings;
+}
+
+/** The SSE headers of a put: none (`off`), SSE-S3 (`AES256`) or SSE-KMS (`aws:kms`, optional key id). */
+export type SseSettings = { mode: 'off' } | { mode: 'AES256' } | { mode: 'aws:kms'; kmsKeyId?: string };
+
+/** MMEDPO_S3_SSE: AES256 (default) | aws:kms | off; MMEDPO_S3_SSE_KMS_KEY_ID for aws:kms. */
+export function sseFromEnv(env: NodeJS.ProcessEnv = process.env): SseSettings {
+  const v = env.MMEDPO_S3_SSE ?? 'AES256';
+  if (v === 'off' || v === 'AES256') return { mode: v };
+  if (v === 'aws:kms') return { mode: v, ...(env.MMEDPO_S3_SSE_KMS_KEY_ID ? { kmsKeyId: env.MMEDPO_S3_SSE_KMS_KEY_ID } : {}) };
+  throw new Error(`MMEDPO_S3_SSE must be AES256, aws:kms or off, got "${v}"`);
 }
 
 function isMissing(e: unknown): boolean {
@@ -37,11 +59,32 @@ export class ArtifactStore {
   readonly client: S3Client;
   readonly bucket: string;
   readonly prefix: string;
+  readonly sse: SseSettings;
 
   constructor(o: ArtifactStoreOptions) {
     this.client = o.client;
     this.bucket = o.bucket;
     this.prefix = o.prefix ? o.prefix.replace(/^\/+|\/+$/g, '') + '/' : '';
+    this.sse = o.sse ?? sseFromEnv();
+  }
+
+  /** The one put of the store: every object is written here, with the SSE headers. */
+  private async put(key: string, body: PutObjectCommandInput['Body'], o: { contentType: string; contentLength?: number; sha256?: string }): Promise<void> {
+    const sse =
+      this.sse.mode === 'off'
+        ? {}
+        : { ServerSideEncryption: this.sse.mode as ServerSideEncryption, ...(this.sse.mode === 'aws:kms' && this.sse.kmsKeyId ? { SSEKMSKeyId: this.sse.kmsKeyId } : {}) };
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: body,
+        ContentType: o.contentType,
+        ...(o.contentLength !== undefined ? { ContentLength: o.contentLength } : {}),
+        ...(o.sha256 ? { ChecksumSHA256: Buffer.from(o.sha256, 'hex').toString('base64') } : {}),
+        ...sse,
+      }),
+    );
   }
 
   /** Key layout: <prefix><kind>/<sha[0:2]>/<sha><ext>. */
@@ -67,12 +110,22 @@ export class ArtifactStore {
   async putBytes(kind: string, bytes: Uint8Array, o: { ext?: string; contentType?: string } = {}): Promise<StoredObject> {
     const sha = sha256Hex(bytes);
     const key = this.contentKey(kind, sha, o.ext ?? '');
-    if (!(await this.exists(key))) {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: o.contentType ?? 'application/octet-stream', ChecksumSHA256: Buffer.from(sha, 'hex').toString('base64') }),
-      );
-    }
+    if (!(await this.exists(key))) await this.put(key, bytes, { contentType: o.contentType ?? 'application/octet-stream', sha256: sha });
     return { key, sha256: sha, size: bytes.byteLength };
+  }
+
+  /**
+   * Content-addressed put of a file, streamed (checkpoints of big models do not fit in a Buffer):
+   * one read to hash, one to upload; a single PUT, so at most 5 GiB on AWS S3.
+   */
+  async putFile(kind: string, file: string, o: { ext?: string; contentType?: string } = {}): Promise<StoredObject> {
+    const h = createHash('sha256');
+    for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+    const sha = h.digest('hex');
+    const key = this.contentKey(kind, sha, o.ext ?? '');
+    const { size } = await fs.promises.stat(file);
+    if (!(await this.exists(key))) await this.put(key, fs.createReadStream(file), { contentType: o.contentType ?? 'application/octet-stream', contentLength: size, sha256: sha });
+    return { key, sha256: sha, size };
   }
 
   /** Content-addressed JSON (canonical key order, so equal values → equal keys). */
@@ -83,7 +136,7 @@ export class ArtifactStore {
   /** A put under a caller-chosen key (cache entries, pointers). Same bytes twice → no-op. */
   async putAt(key: string, bytes: Uint8Array, contentType = 'application/octet-stream'): Promise<StoredObject> {
     const sha = sha256Hex(bytes);
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType }));
+    await this.put(key, bytes, { contentType });
     return { key, sha256: sha, size: bytes.byteLength };
   }
 
