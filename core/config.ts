@@ -270,9 +270,48 @@ export class ConfigError extends Error {
   }
 }
 
-function describeValue(v: unknown): string {
+/**
+ * Keys named like a secret (case-insensitive, anywhere in the name: apiKey, apiKeyEnv, token,
+ * secretAccessKey, password, credentials, …). A config error never prints a value found under
+ * one, at any depth: a key value pasted where a name belongs must not reach a terminal or CI log.
+ */
+const SECRET_NAME = /key|token|secret|passw|credential/i;
+
+const REDACTED = '<redacted>';
+
+function kindOf(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `a string of ${v.length} characters`;
+  return `a ${typeof v}`;
+}
+
+/** A copy with every value under a secret-named key replaced; collects the replaced strings. */
+function redactSecrets(v: unknown, found: string[]): unknown {
+  if (Array.isArray(v)) return v.map((x) => redactSecrets(x, found));
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(
+    Object.entries(v as Record<string, unknown>).map(([k, x]) => {
+      if (!SECRET_NAME.test(k)) return [k, redactSecrets(x, found)];
+      collectStrings(x, found);
+      return [k, REDACTED];
+    }),
+  );
+}
+
+function collectStrings(v: unknown, out: string[]): void {
+  if (typeof v === 'string') out.push(v);
+  else if (v && typeof v === 'object') for (const x of Object.values(v)) collectStrings(x, out);
+}
+
+function describeValue(v: unknown, path: PropertyKey[], found: string[]): string {
   if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
+  const secretSeg = path.find((p) => typeof p === 'string' && SECRET_NAME.test(p));
+  if (secretSeg !== undefined) {
+    collectStrings(v, found);
+    return `${kindOf(v)} (not shown: "${String(secretSeg)}" is named like a secret)`;
+  }
+  const s = JSON.stringify(redactSecrets(v, found));
   return s && s.length > 60 ? s.slice(0, 57) + '...' : String(s);
 }
 
@@ -285,14 +324,21 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
   return cur;
 }
 
-/** Validate a plain object; throws ConfigError naming each bad field, its value and the expectation. */
+/**
+ * Validate a plain object; throws ConfigError naming each bad field, its value and the expectation.
+ * Values under secret-named keys are never shown (SECRET_NAME): the issue says what kind of value
+ * it was, and any secret string that reached a message some other way is scrubbed from it.
+ */
 export function parseCampaignConfig(input: unknown, source = 'config'): CampaignConfig {
   const r = CampaignConfigSchema.safeParse(input ?? {});
   if (r.success) return r.data;
+  const secrets: string[] = [];
+  redactSecrets(input, secrets);
+  const scrub = (line: string) => secrets.filter((x) => x.length >= 8).reduce((acc, x) => acc.split(x).join(REDACTED), line);
   const issues = r.error.issues.map((i) => {
     const field = i.path.length ? i.path.join('.') : '(root)';
-    const got = describeValue(valueAt(input, i.path as PropertyKey[]));
-    return `${field}: got ${got}; expected ${i.message}`;
+    const got = describeValue(valueAt(input, i.path as PropertyKey[]), i.path as PropertyKey[], secrets);
+    return scrub(`${field}: got ${got}; expected ${i.message}`);
   });
   throw new ConfigError(`${source} is invalid:\n  - ${issues.join('\n  - ')}`, issues);
 }
