@@ -1,14 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
-import type { Client } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { CampaignConfig } from '../../core/config';
 import { emptyProgress, type CampaignProgress, type CampaignResult } from '../../core/contracts';
 import { queueOf } from '../../core/queues';
 import { CampaignIdKey, DatasetKey, StageKey } from '../../core/search-attributes';
 import { configHash, loadCampaignConfig } from '../../lib/config-file';
 import { artifactStore, resolveRuntime, stackHome, workflowUrl } from '../../lib/env';
+import { decodePayloadsIn } from '../../lib/codec';
 import { connectClient } from '../../lib/temporal';
 import { action, printJson, UserError } from '../util';
 import type { LaneProgress } from '../../workflows/curation-lane';
@@ -44,12 +45,54 @@ export async function startCampaign(client: Client, cfg: CampaignConfig, o: { id
   return { campaignId, runId: handle.firstExecutionRunId, url: workflowUrl(resolveRuntime(), campaignId, handle.firstExecutionRunId), configKey };
 }
 
+/** Why a campaign closed without a result: the innermost cause of its failure and the stage it was in. */
+export interface CampaignFailure {
+  stage: string;
+  /** The innermost cause's type (an ApplicationFailure's type, e.g. BadInput; else the error's name). */
+  type: string;
+  /** Its message, first line (our own messages: ids, keys, paths — no item text). */
+  message: string;
+  /** Where it happened, outermost first: child workflows and the activity (e.g. "activity prepareDataset"). */
+  where: string[];
+}
+
+/**
+ * The failure of a closed campaign (FAILED, TIMED_OUT, TERMINATED), read the way the SDK reads a
+ * result: the client's data converter decrypts the failure, so the reason is no longer only in the
+ * history. `stage`: the Stage search attribute, the stage the campaign was in when it stopped.
+ */
+export async function failureOf(h: WorkflowHandle, stage: string): Promise<CampaignFailure | undefined> {
+  let err: unknown;
+  try {
+    await h.result();
+    return undefined;
+  } catch (e) {
+    err = e;
+  }
+  if (!(err instanceof WorkflowFailedError)) return { stage, type: (err as Error).name ?? 'Error', message: firstLine((err as Error).message), where: [] };
+  const where: string[] = [];
+  let e: Error = err;
+  while (e.cause instanceof Error) {
+    e = e.cause;
+    if (e instanceof ChildWorkflowFailure) where.push(`child ${e.execution.workflowId}`);
+    if (e instanceof ActivityFailure) where.push(`activity ${e.activityType}`);
+  }
+  const type = e instanceof ApplicationFailure ? (e.type ?? 'Error') : e.name;
+  return { stage, type, message: firstLine(e.message), where };
+}
+
+function firstLine(s: string | undefined): string {
+  const line = (s ?? '').split('\n')[0]!;
+  return line.length > 300 ? line.slice(0, 297) + '...' : line;
+}
+
 /**
  * The campaign's progress query, plus item-level progress of the shards in flight (each
  * shard answers its own query). The campaign only counts a shard when it completes, which
- * keeps its history small; the live counts are added here, on the reading side.
+ * keeps its history small; the live counts are added here, on the reading side. A campaign
+ * that failed also gets its failure (failureOf).
  */
-export async function progressOf(client: Client, id: string): Promise<{ progress: CampaignProgress; status: string }> {
+export async function progressOf(client: Client, id: string): Promise<{ progress: CampaignProgress; status: string; failure?: CampaignFailure }> {
   const h = client.workflow.getHandle(id);
   const d = await h.describe();
   if (d.status.name === 'COMPLETED') {
@@ -64,16 +107,23 @@ export async function progressOf(client: Client, id: string): Promise<{ progress
     // A closed campaign answers queries only while a worker can replay it: show what the server knows.
     progress = emptyProgress(id, String(d.typedSearchAttributes?.get(StageKey) ?? 'unknown') as CampaignProgress['stage']);
   }
+  if (d.status.name === 'FAILED' || d.status.name === 'TIMED_OUT' || d.status.name === 'TERMINATED') {
+    const stage = String(d.typedSearchAttributes?.get(StageKey) ?? progress.stage);
+    return { progress, status: d.status.name, failure: await failureOf(h, stage) };
+  }
   if (d.status.name === 'RUNNING') {
-    // The training step and loss live in the training activity's heartbeat, not in history.
+    // The training step and loss live in the training activity's heartbeat, not in history
+    // (encrypted like every payload: decoded with the client's own codec).
+    const converter = client.options.loadedDataConverter;
     for (const a of d.raw.pendingActivities ?? []) {
-      const data = a.activityType?.name === 'trainVariant' ? a.heartbeatDetails?.payloads?.[0]?.data : undefined;
-      if (!data) continue;
+      const p = a.activityType?.name === 'trainVariant' ? a.heartbeatDetails?.payloads?.[0] : undefined;
+      if (!p) continue;
       try {
-        const hb = JSON.parse(Buffer.from(data).toString('utf8')) as { step?: number; totalSteps?: number; loss?: number };
+        await decodePayloadsIn(p, converter.payloadCodecs);
+        const hb = converter.payloadConverter.fromPayload(p) as { step?: number; totalSteps?: number; loss?: number };
         Object.assign(progress.training, { step: hb.step, totalSteps: hb.totalSteps, loss: hb.loss });
       } catch {
-        /* an encrypted payload (codec on): no live step */
+        /* a heartbeat under a key this client does not hold: no live step */
       }
     }
     for (const shardId of progress.shards.runningIds ?? []) {
@@ -108,9 +158,10 @@ function bar(done: number, total: number, width = 24): string {
   return `[${'#'.repeat(n)}${'.'.repeat(width - n)}] ${done}/${total}`;
 }
 
-export function renderProgress(p: CampaignProgress, status: string): string {
+export function renderProgress(p: CampaignProgress, status: string, failure?: CampaignFailure): string {
   return [
     `campaign ${p.campaignId}  ${status}${p.paused ? ' (paused)' : ''}  stage ${p.stage}`,
+    ...(failure ? [`failed    ${failure.type}: ${failure.message} (stage ${failure.stage}${failure.where.length ? `, ${failure.where.join(' → ')}` : ''})`] : []),
     `curation  ${bar(p.items.curated, p.items.total)}  shards ${p.shards.done}/${p.shards.total}, quarantined ${p.items.quarantined}`,
     `debates   ${p.debates.done} done, consensus ${p.debates.consensus}, at cap ${p.debates.atCap}, turns ${p.debates.turns}`,
     `pairs     text ${p.pairs.text}, visual ${p.pairs.visual}`,
@@ -181,10 +232,10 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (id: string, o: { json?: boolean }) => {
-        const { progress, status } = await withClient((cl) => progressOf(cl, id));
+        const { progress, status, failure } = await withClient((cl) => progressOf(cl, id));
         const url = workflowUrl(resolveRuntime(), id);
-        if (o.json) return printJson({ status, url, ...progress });
-        console.log(renderProgress(progress, status));
+        if (o.json) return printJson({ status, url, ...progress, ...(failure ? { failure } : {}) });
+        console.log(renderProgress(progress, status, failure));
         if (url) console.log(`web ui    ${url}`);
       }),
     );
