@@ -4,7 +4,7 @@
 // the plaintext of histories this project's codec encrypted, without the key leaving this process.
 //
 // Access: every encode/decode request needs the bearer token — `Authorization: Bearer <token>`, or
-// the token as the one path segment before encode/decode (`/<token>/decode`): the Temporal Web UI
+// the token as the path segment before encode/decode (`…/<token>/decode`): the Temporal Web UI
 // only sends an Authorization header carrying its own OIDC access token, so the local dev server's
 // `--ui-codec-endpoint` holds the token in its path (infra/stack.ts). Browsers: a request or
 // preflight whose Origin is not one of `allowedOrigins` is refused (403); allowed origins get CORS
@@ -113,9 +113,18 @@ export function createCodecServer(o: CodecServerOptions): http.Server {
         return;
       }
       if (req.method === 'GET' && url.pathname === '/healthz') return send(200, { ok: true });
-      const m = /^\/(?:([^/]+)\/)?(encode|decode)$/.exec(url.pathname);
-      if (!m) throw new HttpError(404, 'not found: POST /encode or /decode');
-      if (!authorized(req, m[1] ? decodeURIComponent(m[1]) : undefined)) throw new HttpError(401, 'a bearer token is required');
+      // The protocol looks only at the last path segment (the server may be mounted at any depth);
+      // the one before it may be the token (the Web UI's endpoint).
+      const segments = url.pathname.split('/').filter(Boolean);
+      const op = segments.at(-1);
+      if (op !== 'encode' && op !== 'decode') throw new HttpError(404, 'not found: POST …/encode or …/decode');
+      let pathToken: string | undefined;
+      try {
+        pathToken = segments.length >= 2 ? decodeURIComponent(segments.at(-2)!) : undefined;
+      } catch {
+        /* not a token */
+      }
+      if (!authorized(req, pathToken)) throw new HttpError(401, 'a bearer token is required');
       if (req.method !== 'POST') throw new HttpError(405, 'use POST');
       let body: { payloads?: JsonPayload[] };
       try {
@@ -128,11 +137,11 @@ export function createCodecServer(o: CodecServerOptions): http.Server {
       let payloads = body.payloads.map(fromJson);
       const codecs = o.codecs();
       try {
-        if (m[2] === 'encode') for (const c of codecs) payloads = await c.encode(payloads);
+        if (op === 'encode') for (const c of codecs) payloads = await c.encode(payloads);
         else for (const c of [...codecs].reverse()) payloads = await c.decode(payloads);
       } catch (e) {
         // Codec errors name key ids and nothing else (lib/codec.ts); a tampered body fails GCM's check.
-        throw new HttpError(400, `cannot ${m[2]}: ${(e as Error).message}`);
+        throw new HttpError(400, `cannot ${op}: ${(e as Error).message}`);
       }
       send(200, { payloads: payloads.map(toJson) });
     })().catch((e: unknown) => {
