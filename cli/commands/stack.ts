@@ -1,8 +1,9 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { stackDown, stackStatus, stackUp, resolveOptions, type StackInfo } from '../../infra/stack';
 import { addPayloadKey, PAYLOAD_KEY_FILE_NAME, readPayloadKeyFile, payloadKeyId } from '../../lib/codec';
-import { action, printJson } from '../util';
+import { action, printJson, UserError } from '../util';
 
 /** What `stack up/status --json` print: no secret (MinIO password) — the rest are places and ids. */
 function shown<T extends StackInfo>(info: T): Omit<T, 'secretAccessKey'> {
@@ -69,6 +70,7 @@ export function register(program: Command): void {
     .action(
       action(async () => {
         const file = path.join(resolveOptions().home, PAYLOAD_KEY_FILE_NAME);
+        if (!fs.existsSync(file)) throw new UserError(`${file} does not exist: \`npx mmedpo stack up\` generates the first key`);
         const id = addPayloadKey(file);
         console.log(`payload key ${id} added to ${file} (${keyIds(file)}); restart workers and clients to encrypt with it — the codec server picks it up by itself`);
       }),
