@@ -144,6 +144,13 @@ describe('payload encryption by default', () => {
       expect(r.status).toBe(403);
       expect(await r.text()).not.toContain('impression');
     }
+    // No secret of the stack in any of its logs (codec server, Temporal, MinIO).
+    const home = process.env.MMEDPO_TEST_STACK_HOME!;
+    const secrets = [codec.token, fs.readFileSync(path.join(home, 'minio-kms-key'), 'utf8').trim().split(':')[1]!, ...(JSON.parse(fs.readFileSync(path.join(home, 'payload-keys.json'), 'utf8')) as { keys: { key: string }[] }).keys.map((k) => k.key)];
+    for (const f of fs.readdirSync(path.join(home, 'logs'))) {
+      const log = fs.readFileSync(path.join(home, 'logs', f), 'utf8');
+      for (const x of secrets) expect(`${f}: ${log.includes(x)}`).toBe(`${f}: false`);
+    }
     // /encode round trip.
     const enc = await fetch(`${codec.url}/encode`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer }, body: JSON.stringify(toJson([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"x"') }])) });
     const encoded = (await enc.json()) as { payloads: { metadata: Record<string, string> }[] };
