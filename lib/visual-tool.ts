@@ -7,9 +7,9 @@
 // See docs/visual-tool.md for exporting MedKLIP to this contract.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import sharp from 'sharp';
 import { z } from 'zod';
 import { resizeArea, resizeBilinear } from '../core/image';
+import { BadImageError, decodeCanonical } from './canonical-image';
 import { sha256Hex } from './hash';
 
 export const DEFAULT_VISUAL_TOOL = path.resolve(__dirname, '..', 'models', 'visual-tool', 'phantom-localizer.onnx');
@@ -79,31 +79,23 @@ export interface DecodedImage {
   channels: number;
 }
 
-export class BadImageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BadImageError';
-  }
-}
+export { BadImageError };
 
 /**
- * Decodes an image (PNG/JPEG/…, any size) to 8-bit pixels, gray (1 channel) or RGB (3).
- * Alpha is flattened onto black. A truncated or undecodable image throws BadImageError.
+ * Decodes an image to 8-bit pixels by the canonical rule (lib/canonical-image.ts: the pixels every
+ * consumer sees; for the canonical PNGs ingest stores it is the identity), gray (1 channel) or RGB (3).
+ * `channels` forces a count: gray → RGB replicates, RGB → gray by luma (0.299, 0.587, 0.114).
+ * A truncated, undecodable or unsupported image throws BadImageError.
  */
 export async function decodeImage(bytes: Uint8Array, channels?: 1 | 3): Promise<DecodedImage> {
-  try {
-    const img = sharp(bytes, { failOn: 'truncated' });
-    const meta = await img.metadata();
-    const want = channels ?? ((meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0) <= 1 ? 1 : 3);
-    let p = img.flatten({ background: '#000000' });
-    p = want === 1 ? p.toColourspace('b-w') : p.toColourspace('srgb');
-    const { data, info } = await p.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    if (info.channels !== want) throw new Error(`decoded to ${info.channels} channels, expected ${want}`);
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: want };
-  } catch (e) {
-    if (e instanceof BadImageError) throw e;
-    throw new BadImageError(`cannot decode image: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const c = await decodeCanonical(bytes);
+  const want = channels ?? c.channels;
+  if (want === c.channels) return { data: c.data, width: c.width, height: c.height, channels: want };
+  const n = c.width * c.height;
+  const out = new Uint8Array(n * want);
+  if (want === 3) for (let i = 0; i < n; i++) out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = c.data[i]!;
+  else for (let i = 0; i < n; i++) out[i] = Math.round(0.299 * c.data[i * 3]! + 0.587 * c.data[i * 3 + 1]! + 0.114 * c.data[i * 3 + 2]!);
+  return { data: out, width: c.width, height: c.height, channels: want };
 }
 
 type Ort = typeof import('onnxruntime-node');
