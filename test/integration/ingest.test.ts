@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as activities from '../../activities';
-import { buildPreferenceSets, writeShardResult } from '../../activities/campaign';
+import { buildPreferenceSets, writeCampaignReport, writeShardResult } from '../../activities/campaign';
 import type { DatasetManifest } from '../../activities/ingest';
 import { trainerPython } from '../../activities/training';
 import { curateVisualItem, type VisualPairRecord } from '../../activities/visual';
@@ -152,6 +152,14 @@ describe('ingest workflow on the real stack', () => {
     const m = await artifactStore().getJson<DatasetManifest>(result.manifestKey);
     expect(m.stats).toMatchObject({ items: 41, sharedImages: 3, repeatedQuestions: 2 });
     expect(m.overlap.sharedImages.bySplit).toEqual({ train: 3, test: 3 });
+    // The campaign manifest carries the counts and the report shows them beside the scores.
+    const cfg = parseCampaignConfig({ dataset: { format: 'vqa-rad', root: path.join(FIXTURES, 'vqa-rad-mevf') } });
+    const merge = await buildPreferenceSets({ campaignId: campaign, manifestKey: result.manifestKey, trainSplit: 'train', limit: 0, shardKeys: [], variants: ['sft'], normalization: cfg.normalization, debateScale: cfg.debate.scale });
+    const rep = await writeCampaignReport({ campaignId: campaign, config: cfg, configHash: 'h', workflowId: campaign, ingest: { ...result, scanKey: 'scan' }, shards: [], merge, trains: [], evals: [{ variant: 'base', predictionsKey: 'p', scoresKey: 's', totals: { open_recall: 10, closed_accuracy: 50, closed_accuracy_strict: 50, n_open: 1, n_closed: 5 } }] });
+    const cm = await artifactStore().getJson<{ splitHygiene: { sharedImages: number; repeatedQuestions: number } }>(rep.manifestKey);
+    expect(cm.splitHygiene).toMatchObject({ sharedImages: 3, repeatedQuestions: 2 });
+    const html = (await artifactStore().getBytes(rep.reportKeys.html)).toString('utf8');
+    expect(html).toMatch(/Split hygiene: 3 image\(s\) shared between splits, 2 question\(s\) repeated/);
   });
 
   it('one decode: a 16-bit PNG trains on the pixels the visual tool saw (manifest → visual pair → preference and SFT sets → staged bytes)', async () => {
