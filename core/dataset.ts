@@ -70,6 +70,17 @@ export interface LoadedDataset {
   overlap: SplitOverlap;
 }
 
+/** A scalar text field as the loaders read it: strings as they are, numbers as their decimal string. */
+export function scalarText(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
+}
+
+/** OPEN / CLOSED in any case, surrounding whitespace ignored (VQA-RAD's public release has "CLOSED "). */
+export function parseAnswerType(v: unknown): AnswerType | undefined {
+  const s = scalarText(v)?.trim().toUpperCase();
+  return s === 'OPEN' ? 'open' : s === 'CLOSED' ? 'closed' : undefined;
+}
+
 export function formatProblem(p: DatasetProblem): string {
   const where = p.row === null ? p.file : `${p.file} row ${p.row}`;
   return `${where}: ${p.kind}${p.image ? ` (${p.image})` : ''} — ${p.message}`;

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { splitOverlap, type DatasetItem, type DatasetProblem, type ImageReport, type LoadedDataset, type ProblemKind } from '../../core/dataset';
+import { parseAnswerType, scalarText, splitOverlap, type DatasetItem, type DatasetProblem, type ImageReport, type LoadedDataset, type ProblemKind } from '../../core/dataset';
 import { BadImageError, decodeCanonical } from '../canonical-image';
 import { resolveInside, UnsafePathError } from './paths';
 
@@ -64,12 +64,8 @@ function readRows(ctx: Ctx, file: string): unknown[] | null {
   }
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
-
-function answerTypeOf(v: unknown): 'open' | 'closed' | undefined {
-  const s = str(v)?.trim().toUpperCase(); // the full VQA-RAD has "CLOSED " rows
-  return s === 'OPEN' ? 'open' : s === 'CLOSED' ? 'closed' : undefined;
-}
+const str = scalarText;
+const answerTypeOf = parseAnswerType; // the full VQA-RAD has "CLOSED " rows
 
 /**
  * `dir/name` relative to the root, or null (and an `unsafe-path` problem naming the row and the path
