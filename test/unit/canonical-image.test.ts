@@ -42,6 +42,7 @@ async function tsDigest(file: string): Promise<Digest> {
 }
 
 const corpus = fs.readdirSync(CORPUS).sort().map((f) => path.join(CORPUS, f));
+const VQA_RAD = path.join(ROOT, 'test/fixtures/vqa-rad-sample/images');
 
 describe('canonical decode: TypeScript and Python read the same pixels', () => {
   const files = [...corpus, path.join(CASE, 'g16.png'), path.join(CASE, 'g8.png')];
@@ -59,6 +60,13 @@ describe('canonical decode: TypeScript and Python read the same pixels', () => {
     const ts = await tsDigest(file);
     expect(ts.error).toBeUndefined();
     expect(py.get(name)).toEqual(ts);
+  });
+
+  test('the 40 real VQA-RAD sample JPEGs: identical pixels in both languages', async () => {
+    const real = fs.readdirSync(VQA_RAD).sort().map((f) => path.join(VQA_RAD, f));
+    expect(real).toHaveLength(40);
+    const p = pythonDigests(real);
+    for (const [i, f] of real.entries()) expect(p[i]).toEqual(await tsDigest(f));
   });
 
   test('a canonical PNG decodes to itself in both languages (what every consumer downstream reads)', async () => {
