@@ -4,6 +4,8 @@ import { FORMATS, loadDataset } from '../../lib/datasets';
 import * as path from 'node:path';
 import { CampaignIdKey, DatasetKey, StageKey } from '../../core/search-attributes';
 import { sha256Hex } from '../../lib/hash';
+import type { DatasetManifest } from '../../activities/ingest';
+import { artifactStore } from '../../lib/env';
 import type { IngestResult } from '../../workflows/ingest';
 import { runWorkflow } from '../run-workflow';
 import { action, printJson, UserError } from '../util';
@@ -72,9 +74,12 @@ export function register(program: Command): Command {
             if (!o.json) console.error(`ingest ${workflowId} started${u ? `: ${u}` : ''}`);
           },
         });
-        if (o.json) return printJson({ workflowId, url, ...result });
+        const m = await artifactStore().tryGetJson<Partial<DatasetManifest>>(result.manifestKey);
+        const stats = m?.stats;
+        if (o.json) return printJson({ workflowId, url, ...result, ...(stats ? { transformedImages: stats.transformedImages, sharedImages: stats.sharedImages, repeatedQuestions: stats.repeatedQuestions } : {}) });
         console.log(`manifest  ${result.manifestKey}`);
         console.log(`items     ${result.items}   images ${result.images}   quarantined ${result.quarantined}`);
+        if (stats) console.log(`canonical ${stats.transformedImages} image(s) transformed   split overlap: ${stats.sharedImages} shared image(s), ${stats.repeatedQuestions} repeated question(s)`);
         if (url) console.log(`web ui    ${url}`);
       }),
     );
