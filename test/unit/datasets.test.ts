@@ -203,3 +203,33 @@ describe('split hygiene and canonical-decode report', () => {
     expect(summarize(d).transformedImages).toBe(1);
   });
 });
+
+describe('mmedpo dataset validate (CLI)', () => {
+  const ROOT = path.resolve(__dirname, '../..');
+  const mmedpo = (...args: string[]) => require('node:child_process').spawnSync(process.execPath, [path.join(ROOT, 'bin/mmedpo.js'), ...args], { encoding: 'utf8', timeout: 60_000 }) as { status: number; stdout: string; stderr: string };
+
+  it('MEVF-shaped VQA-RAD: warns about the train/test image overlap and repeated questions; --strict fails on them', () => {
+    const root = path.resolve(__dirname, '../fixtures/vqa-rad-mevf');
+    const r = mmedpo('dataset', 'validate', '--format', 'vqa-rad', '--root', root);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('warning: 3 image(s) appear in more than one split (train 3, test 3)');
+    expect(r.stdout).toContain('warning: 2 question(s) on the same image repeat across splits; e.g. "Is/Are there mass effect?" on images/synpic39301.jpg');
+    const strict = mmedpo('dataset', 'validate', '--format', 'vqa-rad', '--root', root, '--strict', '--json');
+    expect(strict.status).toBe(2);
+    expect(JSON.parse(strict.stdout)).toMatchObject({ sharedImages: 3, repeatedQuestions: 2, overlap: { sharedImages: { bySplit: { train: 3, test: 3 } } } });
+    expect(strict.stderr.trim()).toBe(`mmedpo: 2 split-hygiene warning(s) in ${root} (--strict)`);
+  });
+
+  it('a traversal row: the row and the path are reported and the exit status is non-zero', () => {
+    const root = tmpdir();
+    fs.mkdirSync(path.join(root, 'images'));
+    fs.writeFileSync(path.join(root, 'images', 'a.png'), PNG_1PX);
+    fs.writeFileSync(path.join(root, 'trainset.json'), JSON.stringify([
+      { qid: 1, image_name: 'a.png', answer: 'yes', answer_type: 'CLOSED', question: 'Is it?' },
+      { qid: 2, image_name: '../../secret/private.jpg', answer: 'yes', answer_type: 'CLOSED', question: 'Is it?' },
+    ]));
+    const r = mmedpo('dataset', 'validate', '--format', 'vqa-rad', '--root', root);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toContain('problem: trainset.json row 2: unsafe-path (../../secret/private.jpg) — path escapes the dataset root: "../secret/private.jpg" (".." leaves the root); the row is not used');
+  });
+});
