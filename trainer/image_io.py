@@ -33,7 +33,6 @@ import numpy as np
 
 RULE = "mmedpo-canonical-v1"
 LOW_RANGE = 4096
-_GRAY_MODES = {"1", "L", "LA", "I;16", "I;16B", "I;16L", "I;16N"}
 _SIXTEEN_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}
 
 
@@ -42,8 +41,9 @@ class BadImage(ValueError):
 
 
 def _open(src):
-    """(image, 16-bit source?) — the bit depth is read from the decoder's raw mode before loading,
-    since Pillow opens 16-bit colour and gray+alpha PNGs in 8-bit modes (keeping the top byte)."""
+    """(loaded image, 16-bit source?, raw mode). The bit depth is read from the decoder's raw mode
+    before loading, since Pillow opens 16-bit colour and gray+alpha PNGs in 8-bit modes (keeping the
+    top byte, i.e. v >> 8 — the rule's own reduction)."""
     from PIL import Image
 
     try:
@@ -101,6 +101,8 @@ def decode_canonical(src) -> tuple[np.ndarray, list[str]]:
     else:
         raise BadImage(f"unsupported sample format: mode {mode}")
     if sixteen:
+        if mode not in _SIXTEEN_MODES:  # top bytes only: every v < 4096 ⇔ every (v >> 8) < 16
+            low = int(planes.max(initial=0)) < LOW_RANGE >> 8
         transforms.append("16-bit → 8-bit (v >> 8), low-range: every sample < 4096" if low else "16-bit → 8-bit (v >> 8)")
     if info.get("icc_profile"):
         transforms.append("ICC profile not applied (samples taken as sRGB)")
