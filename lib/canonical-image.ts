@@ -11,7 +11,8 @@
 //      the picture a DICOM→PNG export wrote (its window is already applied). Not min-max: that would
 //      change each image's contrast by its own extremes. A 16-bit image whose samples all lie below
 //      4096 (12-bit stored values) is flagged `low-range` (it comes out dark; `dataset validate`
-//      lists it). 1/2/4-bit gray are expanded to 0..255 by the decoder (bit replication).
+//      lists it). No DICOM window applies: the loaders read PNG/JPEG/TIFF exports, never DICOM, so
+//      no window is known here. 1/2/4-bit gray are expanded to 0..255 by the decoder (bit replication).
 //   3. CMYK (JPEG, TIFF) → RGB by R = round((255 − C)(255 − K) / 255), likewise G from M and B from Y,
 //      with no colour management.
 //   4. Embedded ICC profiles are NOT applied: the samples are taken as stored (sRGB assumed), the same
