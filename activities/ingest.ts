@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { DatasetItem, DatasetProblem, formatProblem, isBlocking, splitOverlap, type SplitOverlap } from '../core/dataset';
-import { BadImageError, CANONICAL_RULE, canonicalize, type CanonicalSource } from '../lib/canonical-image';
+import { BadImageError, CANONICAL_ENCODING, CANONICAL_RULE, canonicalize, type CanonicalSource } from '../lib/canonical-image';
 import { DatasetError, loadDataset, resolveInside, UnsafePathError } from '../lib/datasets';
 import { artifactStore } from '../lib/env';
 import { sha256Hex } from '../lib/hash';
@@ -125,7 +125,7 @@ const EXT_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/
 async function canonicalOnce(bytes: Buffer, ext: string): Promise<Omit<ManifestImage, 'path'>> {
   const store = artifactStore();
   const h = sha256Hex(bytes);
-  const indexKey = store.namedKey(`canonical-index/${CANONICAL_RULE}/${h.slice(0, 2)}/${h}.json`);
+  const indexKey = store.namedKey(`canonical-index/${CANONICAL_RULE}/${CANONICAL_ENCODING}/${h.slice(0, 2)}/${h}.json`);
   const known = await store.tryGetJson<Omit<ManifestImage, 'path'>>(indexKey);
   if (known && (await store.exists(known.canonical)) && (await store.exists(known.original))) return known;
   const { png, image } = await canonicalize(bytes);

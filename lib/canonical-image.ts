@@ -70,8 +70,14 @@ function decodeFailure(e: unknown): BadImageError {
 }
 
 const FORMATS = new Set(['png', 'jpeg', 'tiff']);
-/** PNG encoder settings of canonical images: deterministic (same pixels → same bytes → same key). */
-export const CANONICAL_PNG = { compressionLevel: 6, adaptiveFiltering: false, palette: false } as const;
+/**
+ * PNG encoder settings of canonical images: deterministic (same pixels → same bytes → same key).
+ * Adaptive filtering at zlib level 6: on the VQA-RAD sample 34% smaller than without filtering for 2.2×
+ * the encode time (level 9 saves 3% more for 4× the time); canonical PNGs are still ~5× the size of
+ * JPEG originals (lossless). CANONICAL_ENCODING names these settings in the decode index.
+ */
+export const CANONICAL_PNG = { compressionLevel: 6, adaptiveFiltering: true, palette: false } as const;
+export const CANONICAL_ENCODING = 'png-z6-adaptive';
 /** A 16-bit image whose samples all lie below this is flagged low-range (12-bit stored values). */
 const LOW_RANGE = 4096;
 
