@@ -4,9 +4,11 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { overlapWarnings } from '../core/dataset';
 import { renderHtmlReport, renderResultsTable } from '../core/report';
 import { artifactStore } from '../lib/env';
 import type { ReportInput } from './campaign';
+import type { DatasetManifest } from './ingest';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -65,7 +67,11 @@ export async function writeCampaignReport(input: ReportInput): Promise<{ manifes
     if (m) curves.push({ variant: t.variant, loss: m.lossCurve ?? m.loss ?? [], rewardMargin: m.rewardMarginCurve ?? m.rewardMargin });
   }
   const s = input.merge.sets.find((x) => x.variant === 'mmedpo') ?? input.merge.sets[0];
+  // Split hygiene of the dataset (issue 14 §5): test scores next to how much the test split leaks.
+  const dm = await store.tryGetJson<Partial<DatasetManifest>>(input.ingest.manifestKey);
+  const splitHygiene = dm?.overlap ? { sharedImages: dm.overlap.sharedImages.count, sharedImagesBySplit: dm.overlap.sharedImages.bySplit, repeatedQuestions: dm.overlap.repeatedQuestions.count } : null;
   const notes = [
+    ...(dm?.overlap ? [`Split hygiene: ${splitHygiene!.sharedImages} image(s) shared between splits, ${splitHygiene!.repeatedQuestions} question(s) repeated across splits on the same image${overlapWarnings(dm.overlap).length ? ' — test scores include items the model may have seen in training' : ''}.`] : []),
     `Campaign ${input.campaignId}, config hash ${input.configHash}, seed ${input.config.seed}.`,
     `Items curated: ${input.shards.reduce((a, r) => a + r.items, 0)}; quarantined: ${input.merge.quarantined} (list: ${input.merge.quarantineKey}).`,
     `Debates: ${input.shards.reduce((a, r) => a + r.textPairs, 0)}, consensus ${input.shards.reduce((a, r) => a + r.consensus, 0)}, at the round cap ${input.shards.reduce((a, r) => a + r.debatesAtCap, 0)}.`,
@@ -107,6 +113,7 @@ export async function writeCampaignReport(input: ReportInput): Promise<{ manifes
     promptVersions: promptVersions(),
     versions: { git: gitVersion(), packages: packageVersions() },
     artifacts,
+    splitHygiene,
     results: Object.fromEntries(input.evals.map((e) => [e.variant, e.totals])),
   };
   const manifestKey = (await store.putJson('campaigns', manifest)).key;

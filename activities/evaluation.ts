@@ -5,10 +5,18 @@
 // (percentages: open_recall, closed_accuracy, closed_accuracy_strict, bleu1..bleu4, bleu,
 // bleu_avg, rouge_l, meteor, ce_{precision,recall,f1}_{micro,macro}, …). Bad rows fail the
 // activity non-retryably naming the line number; empty predictions score 0.
+// METEOR under pycoco is METEOR 1.5 (lib/meteor15.ts, one Java process per call, several seconds),
+// so a result is remembered under a name derived from its inputs: a retry or a re-run with the same
+// predictions reads it back instead of scoring again.
 import { ApplicationFailure } from '@temporalio/common';
-import { CONVENTIONS, parsePredictionsJsonl, PredictionsError, score, type Convention } from '../core/metrics';
+import { CONVENTIONS, parsePredictionsJsonl, PredictionsError, type Convention } from '../core/metrics';
 import { artifactStore } from '../lib/env';
-import { loadWordNet } from '../lib/wordnet';
+import { hashJson } from '../lib/hash';
+import { MeteorUnavailableError } from '../lib/meteor15';
+import { scoreItems } from '../lib/scoring';
+
+/** Bump when scoring changes, so remembered results of the old scoring are not reused. */
+const SCORING_VERSION = 'scoring.v2 (METEOR 1.5 under pycoco; predictions reader with the loaders\' rules)';
 
 export async function scorePredictions(input: {
   predictionsKey: string;
@@ -20,6 +28,9 @@ export async function scorePredictions(input: {
   if (format !== 'vqa' && format !== 'report') throw ApplicationFailure.nonRetryable(`unknown format "${String(format)}": use vqa or report`, 'BadEvalInput');
   if (!CONVENTIONS.includes(convention)) throw ApplicationFailure.nonRetryable(`unknown convention "${String(convention)}": use pycoco or mmedpo-release`, 'BadEvalInput');
   const store = artifactStore();
+  const memoKey = store.namedKey(`eval-scores/by-input/${hashJson({ predictionsKey, format, convention, version: SCORING_VERSION })}.json`);
+  const memo = await store.tryGetJson<{ scoresKey: string; totals: Record<string, number> }>(memoKey);
+  if (memo && (await store.exists(memo.scoresKey))) return memo;
   const bytes = await store.tryGetBytes(predictionsKey);
   if (!bytes) throw ApplicationFailure.nonRetryable(`artifact not found: ${predictionsKey}`, 'MissingArtifact');
   let items;
@@ -29,7 +40,14 @@ export async function scorePredictions(input: {
     if (e instanceof PredictionsError) throw ApplicationFailure.nonRetryable(`${predictionsKey}: ${e.message}`, 'BadPredictions');
     throw e;
   }
-  const r = score(format, items, { convention, wordnet: format === 'report' ? loadWordNet() : null });
+  let r;
+  try {
+    r = await scoreItems(format, items, { convention });
+  } catch (e) {
+    // Java or the jar missing on this worker: an installation fault, retried (another worker may have it).
+    if (e instanceof MeteorUnavailableError) throw ApplicationFailure.retryable(e.message, 'MeteorUnavailable');
+    throw e;
+  }
   const put = await store.putJson('eval-scores', {
     predictionsKey,
     format,
@@ -39,5 +57,7 @@ export async function scorePredictions(input: {
     notes: r.notes,
     items: r.perItem,
   });
-  return { scoresKey: put.key, totals: r.totals };
+  const out = { scoresKey: put.key, totals: r.totals };
+  await store.putJsonAt(memoKey, out);
+  return out;
 }

@@ -1,13 +1,18 @@
-// Ingest: scan a dataset folder, upload each image once (content hash), write the
-// dataset manifest last. Bad rows and bad images are quarantined with their reason.
+// Ingest: scan a dataset folder, turn each image into its canonical form once (lib/canonical-image.ts)
+// and upload it beside the original (content hash), write the dataset manifest last. The manifest's
+// `imageKeys` are the canonical images — what the visual tool, the noise, the trainer, generation and
+// the served target read; `originalImageKeys` and `images[]` keep the originals and the transform
+// for provenance. Bad rows, bad images and paths leaving the dataset root are quarantined with their
+// reason (an unsafe path is never read).
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import sharp from 'sharp';
-import { DatasetItem, DatasetProblem, formatProblem, isBlocking } from '../core/dataset';
-import { DatasetError, loadDataset } from '../lib/datasets';
+import { DatasetItem, DatasetProblem, formatProblem, isBlocking, splitOverlap, type SplitOverlap } from '../core/dataset';
+import { BadImageError, CANONICAL_ENCODING, CANONICAL_RULE, canonicalize, type CanonicalSource } from '../lib/canonical-image';
+import { DatasetError, loadDataset, resolveInside, UnsafePathError } from '../lib/datasets';
 import { artifactStore } from '../lib/env';
+import { sha256Hex } from '../lib/hash';
 
 export interface ScanInput {
   format: string;
@@ -36,8 +41,22 @@ export interface ManifestItem {
   question?: string;
   answer: string;
   answerType?: DatasetItem['answerType'];
+  /** Canonical images (8-bit PNG, rule `canonical.rule`): what every consumer reads. */
   imageKeys: string[];
+  /** The original files, same order, for provenance only (never decoded downstream). */
+  originalImageKeys: string[];
   sourceIds: DatasetItem['sourceIds'];
+}
+
+/** One dataset image: its original and canonical objects and what the canonical rule did. */
+export interface ManifestImage {
+  /** Path relative to the dataset root. */
+  path: string;
+  original: string;
+  canonical: string;
+  /** [] when the canonical pixels are the samples as stored. */
+  transforms: string[];
+  source: CanonicalSource;
 }
 
 export interface QuarantinedItem {
@@ -49,12 +68,24 @@ export interface QuarantinedItem {
 }
 
 export interface DatasetManifest {
-  version: 1;
+  version: 2;
   format: string;
   splits: string[];
+  /** The decode rule of every canonical image (lib/canonical-image.ts, trainer/image_io.py). */
+  canonical: { rule: string };
   items: ManifestItem[];
+  /** Every image of a kept item, in path order. */
+  images: ManifestImage[];
   quarantined: QuarantinedItem[];
-  stats: { items: number; images: number; quarantined: number };
+  /** Images and questions shared between splits (images identified by their canonical key). */
+  overlap: SplitOverlap;
+  stats: { items: number; images: number; quarantined: number; transformedImages: number; sharedImages: number; repeatedQuestions: number };
+}
+
+interface ChunkFile {
+  items: { id: string; imageKeys: string[]; originalImageKeys: string[] }[];
+  images: ManifestImage[];
+  quarantined: QuarantinedItem[];
 }
 
 /** Reads the folder without decoding images (chunks decode them, durably and in parallel). */
@@ -84,38 +115,67 @@ export interface ChunkResult {
   quarantined: number;
 }
 
-const EXT_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg' };
+const EXT_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.tif': 'image/tiff', '.tiff': 'image/tiff' };
 
-/** Decodes and uploads the images of items [start, end); heartbeats per image. */
+/**
+ * Original + canonical objects of one image file, decoded at most once per rule: an index keyed by
+ * the original's content hash (and the rule) lets later chunks, re-ingests and other datasets holding
+ * the same file skip the decode and encode.
+ */
+async function canonicalOnce(bytes: Buffer, ext: string): Promise<Omit<ManifestImage, 'path'>> {
+  const store = artifactStore();
+  const h = sha256Hex(bytes);
+  const indexKey = store.namedKey(`canonical-index/${CANONICAL_RULE}/${CANONICAL_ENCODING}/${h.slice(0, 2)}/${h}.json`);
+  const known = await store.tryGetJson<Omit<ManifestImage, 'path'>>(indexKey);
+  if (known && (await store.exists(known.canonical)) && (await store.exists(known.original))) return known;
+  const { png, image } = await canonicalize(bytes);
+  const original = (await store.putBytes('originals', bytes, { ext, contentType: EXT_TYPES[ext] })).key;
+  const canonical = (await store.putBytes('images', png, { ext: '.png', contentType: 'image/png' })).key;
+  const rec = { original, canonical, transforms: image.transforms, source: image.source };
+  await store.putJsonAt(indexKey, rec);
+  return rec;
+}
+
+/** File-system errors that are the dataset's fault (quarantined); any other error is retried. */
+const DATA_FS_ERRORS = new Set(['EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
+
+/** Canonicalizes and uploads the images of items [start, end) (original + canonical); heartbeats per item. */
 export async function ingestChunk(input: ChunkInput): Promise<ChunkResult> {
   const store = artifactStore();
   const scan = await store.getJson<ScanFile>(input.scanKey);
   const items = scan.items.slice(input.start, input.end);
-  const imageKeys = new Map<string, string | { error: string }>();
-  const out: { items: { id: string; imageKeys: string[] }[]; quarantined: QuarantinedItem[] } = { items: [], quarantined: [] };
+  const done = new Map<string, ManifestImage | { error: string }>();
+  const out: ChunkFile = { items: [], images: [], quarantined: [] };
   let n = 0;
   for (const it of items) {
     const keys: string[] = [];
+    const originals: string[] = [];
     let failure: string | undefined;
     for (const img of it.images) {
-      let r = imageKeys.get(img);
+      let r = done.get(img);
       if (!r) {
         try {
-          const bytes = await fs.readFile(path.join(input.root, img));
-          await sharp(bytes, { failOn: 'truncated' }).raw().toBuffer();
-          const ext = path.extname(img).toLowerCase();
-          r = (await store.putBytes('images', bytes, { ext, contentType: EXT_TYPES[ext] })).key;
+          // Checked again here, not only at scan time: the folder may have changed in between.
+          const bytes = await fs.readFile(resolveInside(input.root, img));
+          r = { path: img, ...(await canonicalOnce(bytes, path.extname(img).toLowerCase())) };
+          out.images.push(r);
         } catch (e) {
           const err = e as NodeJS.ErrnoException;
-          r = { error: err.code === 'ENOENT' ? `image file not found: ${img}` : `cannot decode ${img}: ${err.message.split('\n')[0]}` };
+          if (e instanceof UnsafePathError) r = { error: `unsafe-path — ${e.message}` };
+          else if (e instanceof BadImageError) r = { error: `cannot decode ${img}: ${e.detail}` };
+          else if (err.code === 'ENOENT') r = { error: `image file not found: ${img}` };
+          else if (err.code && DATA_FS_ERRORS.has(err.code)) r = { error: `cannot read ${img}: ${err.code}` };
+          else throw e; // storage or I/O trouble: retried, not the data's fault
         }
-        imageKeys.set(img, r);
+        done.set(img, r);
       }
-      if (typeof r === 'string') keys.push(r);
-      else failure ??= r.error;
+      if ('canonical' in r) {
+        keys.push(r.canonical);
+        originals.push(r.original);
+      } else failure ??= r.error;
     }
     if (failure) out.quarantined.push({ itemId: it.id, file: it.file, row: it.row, stage: 'ingest', reason: failure });
-    else out.items.push({ id: it.id, imageKeys: keys });
+    else out.items.push({ id: it.id, imageKeys: keys, originalImageKeys: originals });
     Context.current().heartbeat(++n);
   }
   const put = await store.putJson('ingest-chunks', out);
@@ -138,45 +198,68 @@ export interface ManifestResult {
 export async function writeManifest(input: ManifestInput): Promise<ManifestResult> {
   const store = artifactStore();
   const scan = await store.getJson<ScanFile>(input.scanKey);
-  const uploaded = new Map<string, string[]>();
+  const uploaded = new Map<string, { imageKeys: string[]; originalImageKeys: string[] }>();
+  const imagesByPath = new Map<string, ManifestImage>();
   const quarantined: QuarantinedItem[] = [];
   for (const key of input.chunkKeys) {
-    const c = await store.getJson<{ items: { id: string; imageKeys: string[] }[]; quarantined: QuarantinedItem[] }>(key);
-    for (const it of c.items) uploaded.set(it.id, it.imageKeys);
+    const c = await store.getJson<ChunkFile>(key);
+    for (const it of c.items) uploaded.set(it.id, it);
+    for (const im of c.images) imagesByPath.set(im.path, im);
     quarantined.push(...c.quarantined);
   }
-  // Row-level problems from the scan: malformed rows have no item; others block their item.
+  // Row-level problems from the scan: rows without an item (malformed, unsafe paths) are quarantined
+  // here; others block their item.
+  const scanned = new Set(scan.items.map((i) => i.id));
   const blocked = new Map<string, string>();
   const seen = new Set<string>();
   for (const p of scan.problems) {
     if (p.kind === 'missing-image' || p.kind === 'unreadable-image') continue; // chunk decided
-    if (!p.itemId) quarantined.push({ file: p.file, row: p.row, stage: 'ingest', reason: formatProblem(p) });
+    if (!p.itemId || !scanned.has(p.itemId)) quarantined.push({ ...(p.itemId ? { itemId: p.itemId } : {}), file: p.file, row: p.row, stage: 'ingest', reason: formatProblem(p) });
     else if (isBlocking(p.kind)) blocked.set(p.itemId, formatProblem(p));
   }
   const items: ManifestItem[] = [];
-  const images = new Set<string>();
+  const used = new Set<string>();
   for (const it of scan.items) {
     if (seen.has(it.id)) continue; // duplicate id: first kept (reported by validate)
     seen.add(it.id);
-    const keys = uploaded.get(it.id);
+    const up = uploaded.get(it.id);
     const reason = blocked.get(it.id);
     if (reason) {
       quarantined.push({ itemId: it.id, file: it.file, row: it.row, stage: 'ingest', reason });
       continue;
     }
-    if (!keys) continue; // quarantined by its chunk
-    keys.forEach((k) => images.add(k));
-    items.push({ id: it.id, split: it.split, kind: it.kind, question: it.question, answer: it.answer, answerType: it.answerType, imageKeys: keys, sourceIds: it.sourceIds });
+    if (!up) continue; // quarantined by its chunk
+    it.images.forEach((p) => used.add(p));
+    items.push({ id: it.id, split: it.split, kind: it.kind, question: it.question, answer: it.answer, answerType: it.answerType, imageKeys: up.imageKeys, originalImageKeys: up.originalImageKeys, sourceIds: it.sourceIds });
   }
   quarantined.sort((a, b) => a.file.localeCompare(b.file) || (a.row ?? 0) - (b.row ?? 0));
+  const images = [...used].sort().map((p) => imagesByPath.get(p)!).filter(Boolean);
+  const canonical = new Set(items.flatMap((i) => i.imageKeys));
+  // Identity = the canonical key (content hash of the canonical pixels); examples name the path.
+  const pathOf = new Map(images.map((i) => [i.canonical, i.path]));
+  const overlapRaw = splitOverlap(items.map((i) => ({ id: i.id, split: i.split, images: i.imageKeys, question: i.question })));
+  const overlap: SplitOverlap = {
+    sharedImages: { ...overlapRaw.sharedImages, examples: overlapRaw.sharedImages.examples.map((e) => ({ ...e, image: pathOf.get(e.image) ?? e.image })) },
+    repeatedQuestions: { ...overlapRaw.repeatedQuestions, examples: overlapRaw.repeatedQuestions.examples.map((e) => ({ ...e, image: pathOf.get(e.image) ?? e.image })) },
+  };
   const manifest: DatasetManifest = {
-    version: 1,
+    version: 2,
     format: scan.format,
     splits: scan.splits,
+    canonical: { rule: CANONICAL_RULE },
     items,
+    images,
     quarantined,
-    stats: { items: items.length, images: images.size, quarantined: quarantined.length },
+    overlap,
+    stats: {
+      items: items.length,
+      images: canonical.size,
+      quarantined: quarantined.length,
+      transformedImages: images.filter((i) => i.transforms.length).length,
+      sharedImages: overlap.sharedImages.count,
+      repeatedQuestions: overlap.repeatedQuestions.count,
+    },
   };
   const put = await store.putJson('manifests', manifest);
-  return { manifestKey: put.key, items: items.length, images: images.size, quarantined: quarantined.length };
+  return { manifestKey: put.key, items: items.length, images: canonical.size, quarantined: quarantined.length };
 }

@@ -4,7 +4,7 @@
 // A role without baseURL is served by the offline engine inside the same code path (cache,
 // validation, corrective re-ask), so offline and real campaigns produce the same kinds of records.
 import type { ModelRole } from '../core/config';
-import { extractJsonObject, parseAgentReply, type DebateScale } from '../core/debate';
+import { parseAgentReply, type DebateScale } from '../core/debate';
 import { artifactStore } from '../lib/env';
 import { callModel, Validation } from '../lib/models/call';
 import { ChatMessage, PROMPT_VERSIONS, renderPrompt } from '../lib/models/prompts';
@@ -156,8 +156,7 @@ export async function judgeSelect(i: JudgeInput & { candidates: string[] }): Pro
     messages,
     sampleIndex: 0,
     offline: () => offlineJudgeSelect({ groundTruth: i.groundTruth, candidates: i.candidates }),
-    validate: (t) => {
-      const v = extractJsonObject(t) as Record<string, unknown> | undefined;
+    validate: (_t, v) => {
       if (!v) return { ok: false, error: 'reply is not a JSON object {index, conflicts}' };
       const idx = v.index;
       if (idx !== null && !(typeof idx === 'number' && Number.isInteger(idx) && idx >= 0 && idx < i.candidates.length)) {
@@ -189,8 +188,7 @@ export async function judgeGenerate(i: JudgeInput): Promise<JudgeGenerateOutput>
     sampleIndex: 0,
     offline: () => offlineJudgeGenerate({ seed: i.campaignSeed, itemId: i.itemId, groundTruth: i.groundTruth }),
     offlineInputs: { seed: i.campaignSeed, itemId: i.itemId },
-    validate: (t) => {
-      const v = extractJsonObject(t) as Record<string, unknown> | undefined;
+    validate: (_t, v) => {
       if (!v || typeof v.response !== 'string' || !v.response.trim()) return { ok: false, error: 'reply is not a JSON object {response, conflicts} with a non-empty response' };
       if (norm(v.response) === norm(i.groundTruth)) return { ok: false, error: 'the response repeats the ground truth; it must contain hallucinations' };
       const conflicts = Array.isArray(v.conflicts) ? v.conflicts.filter((c): c is string => typeof c === 'string') : [];
@@ -236,8 +234,8 @@ export async function debateTurn(i: DebateTurnInput): Promise<DebateTurnOutput> 
     sampleIndex: i.turn,
     offline: () => offlineAgent({ model: i.role.model, yl: i.response, groundTruth: i.groundTruth, previous: i.previous, scale: i.scale, round: i.round }),
     offlineInputs: { groundTruth: i.groundTruth ?? null, round: i.round },
-    validate: (t) => {
-      const p = parseAgentReply(t, i.scale, !!i.previous);
+    validate: (_t, v) => {
+      const p = parseAgentReply(v, i.scale, !!i.previous);
       return p.ok ? { ok: true, value: p.vote } : { ok: false, error: p.error };
     },
   });

@@ -9,10 +9,20 @@ import { seededRng } from '../core/rng';
 import { artifactStore } from '../lib/env';
 import { sha256Hex } from '../lib/hash';
 import { PNG_OPTIONS } from '../lib/phantom';
-import { BadImageError, decodeImage, DecodedImage, visualTool } from '../lib/visual-tool';
+import { BadImageError, decodeImage, DecodedImage, visualTool, VisualToolContractError } from '../lib/visual-tool';
 
 export type VisualToolConfig = CampaignConfig['visualTool'];
 export type NoiseConfig = CampaignConfig['noise'];
+
+/** The tool for a config; a model that does not fit its contract is a configuration fault (BadVisualTool), not the image's. */
+async function toolFor(vt: Partial<VisualToolConfig> | undefined) {
+  try {
+    return await visualTool(vt?.model, vt?.entity ?? 'disease');
+  } catch (e) {
+    if (e instanceof VisualToolContractError) throw ApplicationFailure.nonRetryable(e.message, 'BadVisualTool');
+    throw e;
+  }
+}
 
 function badImage(imageKey: string, e: unknown): never {
   throw ApplicationFailure.nonRetryable(`bad image ${imageKey}: ${(e as Error).message}`, 'BadImage');
@@ -70,7 +80,7 @@ export interface HeatmapOutput {
  */
 export async function visualHeatmap(input: HeatmapInput): Promise<HeatmapOutput> {
   const store = artifactStore();
-  const tool = await visualTool(input.visualTool?.model, input.visualTool?.entity ?? 'disease');
+  const tool = await toolFor(input.visualTool);
   const cacheKey = store.namedKey(`visual/heatmap-cache/${tool.id}/${sha256Hex(input.imageKey)}.json`);
   const cached = await store.tryGetJson<HeatmapOutput>(cacheKey);
   if (cached && (await store.exists(cached.heatmapKey))) return cached;

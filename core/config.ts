@@ -25,6 +25,13 @@ export const ModelRoleSchema = z
     /** How images reach the endpoint: inline data URL (default) or a presigned S3 URL (the endpoint must reach S3). */
     imageTransport: z.enum(['data-url', 'presigned']).optional(),
     /**
+     * Ask for structured output: JSON-answering requests (judge, debate agents) carry
+     * `response_format: {type: "json_schema"}` with their prompt's schema (lib/models/reply.ts). Off when
+     * absent: not every OpenAI-compatible server supports it (OpenAI and vLLM do). Replies are read by
+     * the same extractor either way.
+     */
+    structuredOutput: z.boolean().optional(),
+    /**
      * Set by the campaign, not by hand: this role is a model the campaign trained (its SFT model),
      * served by the trainer (`python -m trainer serve`) next to the model worker. baseModel is an
      * S3 key or path (absent: the built-in tiny model of `seed`); adapters are merged in order.

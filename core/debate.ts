@@ -109,29 +109,12 @@ export function evaluateDebate(history: readonly Pick<DebateTurnRecord, 'score'>
   return { done: false, consensus: false, atCap: false, turns: n, rounds };
 }
 
-/** Pulls the first JSON object out of a reply (bare, or inside ``` fences, or amid prose). */
-export function extractJsonObject(text: string): unknown {
-  const t = text.trim();
-  const fenced = /```(?:json)?\s*([\s\S]*?)```/i.exec(t);
-  const candidates = [t, fenced?.[1]?.trim() ?? ''];
-  const start = t.indexOf('{');
-  const end = t.lastIndexOf('}');
-  if (start >= 0 && end > start) candidates.push(t.slice(start, end + 1));
-  for (const c of candidates) {
-    if (!c) continue;
-    try {
-      const v: unknown = JSON.parse(c);
-      if (v && typeof v === 'object' && !Array.isArray(v)) return v;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
-}
-
-/** Validates an agent reply `{agree, score, reason}` on the declared scale. */
-export function parseAgentReply(text: string, scale: DebateScale, hasPrevious: boolean): { ok: true; vote: AgentVote } | { ok: false; error: string } {
-  const v = extractJsonObject(text) as Record<string, unknown> | undefined;
+/**
+ * Validates an agent's vote `{agree, score, reason}` on the declared scale. `v` is the JSON object of
+ * the reply as lib/models/reply.ts extracts it (reasoning blocks, fences and prose removed); undefined
+ * when the reply holds none. A score given as a numeric string counts.
+ */
+export function parseAgentReply(v: Record<string, unknown> | undefined, scale: DebateScale, hasPrevious: boolean): { ok: true; vote: AgentVote } | { ok: false; error: string } {
   if (!v) return { ok: false, error: 'reply is not a JSON object {agree, score, reason}' };
   const agree = v.agree === undefined && !hasPrevious ? false : v.agree;
   if (typeof agree !== 'boolean') return { ok: false, error: '"agree" must be true or false' };

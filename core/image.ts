@@ -133,3 +133,45 @@ export function meanStd(src: ArrayLike<number>): { mean: number; std: number } {
   for (let i = 0; i < src.length; i++) v += (src[i]! - mean) ** 2;
   return { mean, std: sqrt(v / src.length) };
 }
+
+// ---------------------------------------------------------------- IEEE 754 half precision
+// For visual tools exported with float16 inputs/outputs: onnxruntime-node passes float16 tensors as
+// Uint16Array bit patterns (Node 20 has no Float16Array).
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** float32 → float16 bits, round to nearest, ties to even (inf/NaN kept; overflow → ±inf; subnormals). */
+export function float32ToFloat16Bits(v: number): number {
+  f32Scratch[0] = v;
+  const x = u32Scratch[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = sign | (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++; // a carry into the exponent is the right result
+  return half;
+}
+
+/** float16 bits → number. */
+export function float16BitsToFloat32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}

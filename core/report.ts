@@ -9,7 +9,8 @@
 //   vqa     open recall (open_recall), closed accuracy (closed_accuracy, LLaVA-Med rule as
 //           published under pycoco), closed accuracy strict (closed_accuracy_strict)
 //   report  BLEU = average of BLEU-1..4 (bleu_avg, else the mean of bleu1..bleu4), BLEU-1..4
-//           (bleu1..bleu4), ROUGE-L (rouge_l), METEOR (meteor), CE F1 (ce_f1_micro)
+//           (bleu1..bleu4), ROUGE-L (rouge_l), METEOR (meteor), CE F1 (rule-based labeler) (ce_f1_micro: the
+//           rule-based clinical-efficacy labeler of core/chexpert.ts, not CheXpert or CheXbert)
 // A missing value is "–" in Markdown and empty in CSV. Best value per column among the
 // non-ablation rows is bold in Markdown.
 
@@ -48,7 +49,7 @@ export const RESULTS_COLUMNS: Record<ResultsFormat, readonly ResultsColumn[]> = 
     { header: 'BLEU-4', value: (t) => num(t, 'bleu4') },
     { header: 'ROUGE-L', value: (t) => num(t, 'rouge_l') },
     { header: 'METEOR', value: (t) => num(t, 'meteor') },
-    { header: 'CE F1', value: (t) => num(t, 'ce_f1_micro') },
+    { header: 'CE F1 (rule-based labeler)', value: (t) => num(t, 'ce_f1_micro') },
   ],
 };
 

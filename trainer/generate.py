@@ -54,12 +54,10 @@ def generate_file(args) -> int:
 
 
 def _decode_image(url: str):
-    from PIL import Image
-
     if not url.startswith("data:"):
         raise ValueError("images must be data URLs (data:image/...;base64,...)")
     b64 = url.split(",", 1)[1]
-    return Image.open(io.BytesIO(base64.b64decode(b64))).convert("RGB")
+    return load_image(base64.b64decode(b64))  # the one decode rule (trainer/image_io.py)
 
 
 def parse_messages(messages: list[dict]):

@@ -98,10 +98,9 @@ def load_model(path: str, device: str = "auto", dtype: str = "auto", adapters: l
 
 
 def load_image(path: str):
-    from PIL import Image
+    from .image_io import load_image as load_canonical_rgb  # the one decode rule (lib/canonical-image.ts)
 
-    with Image.open(path) as im:
-        return im.convert("RGB")
+    return load_canonical_rgb(path)
 
 
 def pixel_values(ld: Loaded, images) -> torch.Tensor:

@@ -1,9 +1,11 @@
 import { Command } from 'commander';
-import { formatProblem, summarize } from '../../core/dataset';
+import { formatProblem, overlapWarnings, summarize } from '../../core/dataset';
 import { FORMATS, loadDataset } from '../../lib/datasets';
 import * as path from 'node:path';
 import { CampaignIdKey, DatasetKey, StageKey } from '../../core/search-attributes';
 import { sha256Hex } from '../../lib/hash';
+import type { DatasetManifest } from '../../activities/ingest';
+import { artifactStore } from '../../lib/env';
 import type { IngestResult } from '../../workflows/ingest';
 import { runWorkflow } from '../run-workflow';
 import { action, printJson, UserError } from '../util';
@@ -12,25 +14,34 @@ export function register(program: Command): Command {
   const dataset = program.command('dataset').description('dataset loaders, validation and ingest');
   dataset
     .command('validate')
-    .description('load a dataset, decode every image and report items, images, answer types and every problem by row')
+    .description('load a dataset, decode every image by the canonical rule and report items, images, answer types, every problem by row, the images that needed a transform and the images/questions shared between splits')
     .requiredOption('--format <format>', `one of ${FORMATS.join(', ')}`)
     .requiredOption('--root <dir>', 'dataset folder')
     .option('--split <split>', 'only this split')
     .option('--language <lang>', 'SLAKE q_lang to keep (default en; "" keeps all)')
+    .option('--strict', 'also fail (exit 2) on split-hygiene warnings: images or questions shared between splits')
     .option('--json', 'machine-readable output')
     .action(
-      action(async (o: { format: string; root: string; split?: string; language?: string; json?: boolean }) => {
+      action(async (o: { format: string; root: string; split?: string; language?: string; strict?: boolean; json?: boolean }) => {
         const d = await loadDataset({ format: o.format, root: o.root, split: o.split, language: o.language });
         const s = summarize(d);
+        const warnings = overlapWarnings(d.overlap);
+        const transformed = d.images.filter((i) => i.transforms.length);
         if (o.json) {
-          printJson({ ...s, problems: d.problems });
+          printJson({ ...s, problems: d.problems, warnings, overlap: d.overlap, transformed: transformed.map((i) => ({ image: i.image, transforms: i.transforms })) });
         } else {
           console.log(`${s.format}: ${s.items} items, ${s.images} images, splits ${s.splits.join(', ')}`);
           console.log(`answer types: ${Object.entries(s.answerTypes).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}`);
+          if (transformed.length) {
+            console.log(`${transformed.length} image(s) need a transform to the canonical form (8-bit, gray or RGB; lib/canonical-image.ts):`);
+            for (const i of transformed) console.log(`  ${i.image}: ${i.transforms.join('; ')}`);
+          }
+          for (const w of warnings) console.log(`warning: ${w}`);
           for (const p of d.problems) console.log(`problem: ${formatProblem(p)}`);
           console.log(d.problems.length ? `${d.problems.length} problem(s)` : 'no problems');
         }
         if (d.problems.length) throw new UserError(`${d.problems.length} problem(s) in ${o.root}`, 2);
+        if (o.strict && warnings.length) throw new UserError(`${warnings.length} split-hygiene warning(s) in ${o.root} (--strict)`, 2);
       }),
     );
   dataset
@@ -63,9 +74,12 @@ export function register(program: Command): Command {
             if (!o.json) console.error(`ingest ${workflowId} started${u ? `: ${u}` : ''}`);
           },
         });
-        if (o.json) return printJson({ workflowId, url, ...result });
+        const m = await artifactStore().tryGetJson<Partial<DatasetManifest>>(result.manifestKey);
+        const stats = m?.stats;
+        if (o.json) return printJson({ workflowId, url, ...result, ...(stats ? { transformedImages: stats.transformedImages, sharedImages: stats.sharedImages, repeatedQuestions: stats.repeatedQuestions } : {}) });
         console.log(`manifest  ${result.manifestKey}`);
         console.log(`items     ${result.items}   images ${result.images}   quarantined ${result.quarantined}`);
+        if (stats) console.log(`canonical ${stats.transformedImages} image(s) transformed   split overlap: ${stats.sharedImages} shared image(s), ${stats.repeatedQuestions} repeated question(s)`);
         if (url) console.log(`web ui    ${url}`);
       }),
     );

@@ -1,11 +1,13 @@
 // `mmedpo eval --predictions FILE --format vqa|report [--convention pycoco|mmedpo-release]`:
 // scores a predictions JSONL (id, prediction, reference[, answer_type, question]) locally,
-// no stack needed. Bad rows → one-line error naming the line number.
+// no stack needed (report + pycoco runs METEOR 1.5 in one Java process). Bad rows → one-line
+// error naming the line, the field, the value and what was expected.
 import * as fs from 'node:fs';
 import { Command } from 'commander';
 import { renderHtmlReport, renderResultsTable, type ResultsFormat, type ResultsRow } from '../../core/report';
-import { CONVENTIONS, parsePredictionsJsonl, score, type Convention, type EvalFormat, type ReportTokenizer } from '../../core/metrics';
-import { loadWordNet } from '../../lib/wordnet';
+import { CONVENTIONS, parsePredictionsJsonl, type Convention, type EvalFormat, type ReportTokenizer } from '../../core/metrics';
+import { MeteorUnavailableError } from '../../lib/meteor15';
+import { scoreItems } from '../../lib/scoring';
 import { action, printJson, UserError } from '../util';
 
 type Curve = { variant: string; loss: number[]; rewardMargin?: number[] };
@@ -63,7 +65,7 @@ export function register(program: Command): Command {
     .option('--per-item', 'include per-item scores in --json output')
     .option('--json', 'print JSON')
     .action(
-      action((o: { predictions: string; format: string; convention: string; tokenizer: string; clinical: boolean; perItem?: boolean; json?: boolean }) => {
+      action(async (o: { predictions: string; format: string; convention: string; tokenizer: string; clinical: boolean; perItem?: boolean; json?: boolean }) => {
         if (o.format !== 'vqa' && o.format !== 'report') throw new UserError(`unknown format "${o.format}": use vqa or report`);
         if (!CONVENTIONS.includes(o.convention as Convention)) throw new UserError(`unknown convention "${o.convention}": use ${CONVENTIONS.join(' or ')}`);
         if (o.tokenizer !== 'whitespace' && o.tokenizer !== 'r2gen') throw new UserError(`unknown tokenizer "${o.tokenizer}": use whitespace or r2gen`);
@@ -81,7 +83,13 @@ export function register(program: Command): Command {
         }
         if (items.length === 0) throw new UserError(`${o.predictions}: no predictions`);
         const t0 = performance.now();
-        const r = score(o.format as EvalFormat, items, { convention: o.convention as Convention, tokenizer: o.tokenizer as ReportTokenizer, clinical: o.clinical, wordnet: o.format === 'report' ? loadWordNet() : null });
+        let r;
+        try {
+          r = await scoreItems(o.format as EvalFormat, items, { convention: o.convention as Convention, tokenizer: o.tokenizer as ReportTokenizer, clinical: o.clinical });
+        } catch (e) {
+          if (e instanceof MeteorUnavailableError) throw new UserError(e.message);
+          throw e;
+        }
         const ms = performance.now() - t0;
         if (o.json) {
           printJson({ file: o.predictions, format: r.format, convention: r.convention, n: r.n, totals: r.totals, notes: r.notes, ms: Math.round(ms), ...(o.perItem ? { perItem: r.perItem } : {}) });

@@ -3,10 +3,10 @@
 //
 // Conventions
 //   pycoco          BLEU-1..4 corpus (pycocoevalcap Bleu(4), 'closest'), ROUGE-L (pycoco, β = 1.2,
-//                   mean over studies), METEOR approximation with METEOR 1.5 English α/β/γ and
-//                   stem weight 0.6 (see meteor.ts); text as given, or R2Gen-cleaned with
-//                   tokenizer 'r2gen'. VQA: LLaVA-Med open recall + closed accuracy (published
-//                   substring rule) and the strict variant side by side.
+//                   mean over studies), METEOR = METEOR 1.5 itself (the jar pycocoevalcap runs;
+//                   computed by lib/meteor15.ts and passed in as `meteor15`, since core does no I/O);
+//                   text as given, or R2Gen-cleaned with tokenizer 'r2gen'. VQA: LLaVA-Med open
+//                   recall + closed accuracy (published substring rule) and the strict variant side by side.
 //   mmedpo-release  the authors' released evaluation: per item, on lowercased whitespace-normalized
 //                   tokens, nltk sentence_bleu + SmoothingFunction().method7 (BLEU-1..4 with
 //                   single-n-gram weights (1,0,0,0)…(0,0,0,1); "BLEU" with (¼,¼,¼,¼)), rouge-package
@@ -15,11 +15,13 @@
 // All totals are percentages (×100), flat keys: VQA open_recall, closed_accuracy,
 // closed_accuracy_strict (+ closed_accuracy_llavamed under mmedpo-release), n_open, n_closed;
 // report bleu1..bleu4, bleu, bleu_avg, rouge_l, meteor, ce_{precision,recall,f1}_{micro,macro}.
-// Clinical efficacy (report format) is added in both conventions.
+// Clinical efficacy (report format) is added in both conventions, by the rule-based clinical-efficacy
+// labeler (core/chexpert.ts: CheXpert's 14 observations and mention phrases, NegEx-style rules — not
+// the CheXpert or CheXbert labelers); its keys are ce_*, never chexpert_* or chexbert_*.
 // Empty predictions score 0 and never throw.
 import { NLTK_CUMULATIVE_WEIGHTS, NLTK_SINGLE_WEIGHTS, pycocoBleuStats, pycocoCorpusBleu, sentenceBleuMethod7, type PycocoBleuStats } from './bleu';
 import { binaryLabels, clinicalEfficacy } from './clinical';
-import { METEOR15_EN, METEOR_NLTK, meteor, meteorDescription } from './meteor';
+import { METEOR_NLTK, meteor, meteorDescription } from './meteor';
 import type { SynonymSource } from './wordnet';
 import { rougeLPycoco, rougeLRougePackage } from './rouge';
 import { normalizeWhitespace, pycocoText, whitespaceTokens, type ReportTokenizer } from './tokenize';
@@ -66,10 +68,20 @@ const pct = (x: number) => 100 * x;
 export interface ReportOptions {
   convention?: Convention;
   tokenizer?: ReportTokenizer;
-  /** Skip the CheXpert-style labeler (faster; for benches). */
+  /** Skip the rule-based clinical-efficacy labeler (faster; for benches). */
   clinical?: boolean;
-  /** WordNet for METEOR's synonym stage (lib/wordnet.ts loadWordNet()); absent → exact + stem only. */
+  /** WordNet for the mmedpo-release (nltk) METEOR's synonym stage (lib/wordnet.ts loadWordNet()); absent → exact + stem only. */
   wordnet?: SynonymSource | null;
+  /**
+   * pycoco convention: METEOR 1.5 of these items, same order (lib/meteor15.ts meteor15 on the texts
+   * pycocoText gives; fractions in [0, 1]). Absent → no `meteor` under pycoco, and the notes say why.
+   */
+  meteor15?: { score: number; scores: readonly number[]; description: string } | null;
+}
+
+/** The hypothesis/reference texts METEOR 1.5 must score for `scoreReports` under pycoco (same tokenization as BLEU). */
+export function pycocoMeteorPairs(items: readonly PredictionItem[], tokenizer: ReportTokenizer = 'whitespace'): { hypothesis: string; references: string[] }[] {
+  return items.map((it) => ({ hypothesis: pycocoText(it.prediction ?? '', tokenizer), references: [pycocoText(it.reference ?? '', tokenizer)] }));
 }
 
 export function scoreReports(items: readonly PredictionItem[], opts: ReportOptions = {}): EvalResult {
@@ -77,31 +89,30 @@ export function scoreReports(items: readonly PredictionItem[], opts: ReportOptio
   const tokenizer = opts.tokenizer ?? 'whitespace';
   const perItem: ItemScores[] = [];
   const totals: Record<string, number> = {};
-  const notes: string[] = [meteorDescription(opts.wordnet)];
+  const notes: string[] = [];
   if (convention === 'pycoco') {
+    const m15 = opts.meteor15;
+    if (m15 && m15.scores.length !== items.length) throw new Error(`meteor15 has ${m15.scores.length} scores for ${items.length} items`);
+    notes.push(m15 ? m15.description : 'METEOR not computed: the pycoco convention uses METEOR 1.5 itself (lib/meteor15.ts), which was not run');
     const stats: PycocoBleuStats[] = [];
     const rouge: number[] = [];
-    const met: number[] = [];
-    for (const it of items) {
+    for (const [i, it] of items.entries()) {
       const hyp = pycocoText(it.prediction ?? '', tokenizer);
       const ref = pycocoText(it.reference ?? '', tokenizer);
       const s = pycocoBleuStats(whitespaceTokens(hyp), whitespaceTokens(ref));
       stats.push(s);
       const r = (it.prediction ?? '').trim() === '' ? 0 : rougeLPycoco(hyp, ref);
-      const m = meteor(whitespaceTokens(hyp), whitespaceTokens(ref), METEOR15_EN, opts.wordnet);
       rouge.push(r);
-      met.push(m);
       const b = pycocoCorpusBleu([s]);
-      perItem.push({ id: it.id, scores: { bleu1: pct(b[0]), bleu2: pct(b[1]), bleu3: pct(b[2]), bleu4: pct(b[3]), bleu: pct(mean(b)), rouge_l: pct(r), meteor: pct(m) } });
+      perItem.push({ id: it.id, scores: { bleu1: pct(b[0]), bleu2: pct(b[1]), bleu3: pct(b[2]), bleu4: pct(b[3]), bleu: pct(mean(b)), rouge_l: pct(r), ...(m15 ? { meteor: pct(m15.scores[i]!) } : {}) } });
     }
     const bleu = items.length ? pycocoCorpusBleu(stats) : [0, 0, 0, 0];
     bleu.forEach((b, k) => (totals[`bleu${k + 1}`] = pct(b)));
     totals.bleu = pct(mean(bleu));
     totals.bleu_avg = totals.bleu;
     totals.rouge_l = pct(mean(rouge));
-    totals.meteor = pct(mean(met));
+    if (m15) totals.meteor = pct(m15.score);
     notes.push('bleu1..bleu4: pycocoevalcap corpus BLEU (closest reference length); bleu = bleu_avg = mean of bleu1..bleu4; per-item BLEU is the same formula on one study');
-    notes.push(`METEOR parameters: METEOR 1.5 English alpha=0.85 beta=0.20 gamma=0.60, module weights exact 1.0 / stem 0.6 / synonym 0.8; delta=0.75 not applied (no function-word list)`);
     if (tokenizer === 'r2gen') notes.push('text cleaned with R2Gen clean_report_iu_xray before scoring');
   } else {
     const keys = ['bleu1', 'bleu2', 'bleu3', 'bleu4', 'bleu', 'bleu_avg', 'rouge_l', 'meteor'];
@@ -119,6 +130,7 @@ export function scoreReports(items: readonly PredictionItem[], opts: ReportOptio
       perItem.push({ id: it.id, scores: row });
     }
     for (const k of keys) totals[k] = mean(acc[k]);
+    notes.push(meteorDescription(opts.wordnet));
     notes.push('mmedpo-release: per-item nltk sentence_bleu (SmoothingFunction().method7; bleu1..bleu4 single-n-gram weights, bleu cumulative (1/4,1/4,1/4,1/4), bleu_avg = mean of bleu1..bleu4), rouge-package ROUGE-L F, nltk meteor_score, averaged over items x100 on lowercased whitespace-normalized tokens');
   }
   if (opts.clinical !== false) {
@@ -135,7 +147,7 @@ export function scoreReports(items: readonly PredictionItem[], opts: ReportOptio
       p.scores.ce_pred_positive = Object.values(pl[i]).reduce<number>((a, b) => a + b, 0);
       p.scores.ce_ref_positive = Object.values(rl[i]).reduce<number>((a, b) => a + b, 0);
     });
-    notes.push('clinical efficacy: rule-based CheXpert-style labeler (NegEx-window approximation, core/chexpert.ts); uncertain and blank -> negative');
+    notes.push('clinical efficacy (ce_*): the rule-based clinical-efficacy labeler (core/chexpert.ts: CheXpert\'s 14 observations, mention phrases and a NegEx-style window; not the CheXpert or CheXbert labeler); uncertain and blank -> negative');
   }
   return { format: 'report', convention, n: items.length, totals, perItem, notes };
 }

@@ -12,12 +12,8 @@
 //   m = #matches, P = m/|hyp|, R = m/|ref|, Fmean = P·R / (α·P + (1−α)·R),
 //   chunks = fewest runs of adjacent matches in both strings, frag = chunks/m,
 //   penalty = γ · frag^β, score = (1 − penalty) · Fmean; 0 when m = 0 or either side is empty.
-//   Parameters: nltk defaults α = 0.9, β = 3, γ = 0.5 (the `mmedpo-release` convention).
-//   `METEOR15_EN` = METEOR 1.5 English α = 0.85, β = 0.20, γ = 0.60 with module weights
-//   exact 1.0 / stem 0.6 / synonym 0.8 (weighted match counts) and METEOR 1.5's rule that a
-//   perfect single-chunk match has no fragmentation penalty; δ = 0.75 (content vs function words)
-//   is NOT applied because METEOR's function-word list is not available — all words count as
-//   content.
+//   Parameters: nltk defaults α = 0.9, β = 3, γ = 0.5 (the `mmedpo-release` convention). The
+//   `pycoco` convention's METEOR is METEOR 1.5 itself (lib/meteor15.ts runs the jar), not this.
 import { porterStem } from './porter';
 import type { SynonymSource } from './wordnet';
 
@@ -25,19 +21,12 @@ export interface MeteorParams {
   alpha: number;
   beta: number;
   gamma: number;
-  /** Weight of a stem-stage match in P and R (1 in nltk; 0.6 in METEOR 1.5 English). */
-  stemWeight: number;
-  /** Weight of a synonym-stage match (1 in nltk; 0.8 in METEOR 1.5 English). */
-  synonymWeight: number;
-  /** METEOR 1.5: fragmentation is 0 when every word of both sides matched in one chunk. */
-  perfectNoPenalty: boolean;
 }
-export const METEOR_NLTK: MeteorParams = { alpha: 0.9, beta: 3.0, gamma: 0.5, stemWeight: 1, synonymWeight: 1, perfectNoPenalty: false };
-export const METEOR15_EN: MeteorParams = { alpha: 0.85, beta: 0.2, gamma: 0.6, stemWeight: 0.6, synonymWeight: 0.8, perfectNoPenalty: true };
+export const METEOR_NLTK: MeteorParams = { alpha: 0.9, beta: 3.0, gamma: 0.5 };
 export function meteorDescription(wordnet?: SynonymSource | null): string {
   return wordnet
-    ? `METEOR: exact + Porter-stem + WordNet synonym stages (${wordnet.description}); no paraphrase table (not available offline); nltk greedy alignment`
-    : 'METEOR (approximation): exact + Porter-stem matching stages only; no WordNet synonyms (no WordNet data found) and no paraphrase table; nltk greedy alignment';
+    ? `METEOR (nltk meteor_score): exact + Porter-stem + WordNet synonym stages (${wordnet.description}); nltk greedy alignment`
+    : 'METEOR (nltk meteor_score): exact + Porter-stem matching stages only; no WordNet synonyms (no WordNet data found); nltk greedy alignment';
 }
 /** Description when no WordNet is loaded. */
 export const METEOR_DESCRIPTION = meteorDescription(null);
@@ -115,12 +104,11 @@ export function meteor(hyp: readonly string[], ref: readonly string[], p: Meteor
   const all = [...ex.matches, ...st.matches, ...sy].sort((a, b) => a[0] - b[0]);
   const count = all.length;
   if (count === 0 || hyp.length === 0 || ref.length === 0) return 0;
-  const weighted = ex.matches.length + p.stemWeight * st.matches.length + p.synonymWeight * sy.length;
-  const precision = weighted / hyp.length;
-  const recall = weighted / ref.length;
+  const precision = count / hyp.length;
+  const recall = count / ref.length;
   const fmean = (precision * recall) / (p.alpha * precision + (1 - p.alpha) * recall);
   const chunks = countChunks(all);
-  const frag = p.perfectNoPenalty && chunks === 1 && count === hyp.length && count === ref.length ? 0 : chunks / count;
+  const frag = chunks / count;
   const penalty = p.gamma * frag ** p.beta;
   return (1 - penalty) * fmean;
 }

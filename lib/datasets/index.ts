@@ -1,10 +1,14 @@
 // Dataset loaders: VQA-RAD (MEVF layout), SLAKE 1.0, R2Gen layout (IU-Xray, MIMIC-CXR),
 // and the built-in phantom set (written in the VQA-RAD + R2Gen layouts). Every row
 // problem is reported with its file and row; nothing throws for bad rows.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import sharp from 'sharp';
-import type { DatasetItem, DatasetProblem, LoadedDataset, ProblemKind } from '../../core/dataset';
+import { parseAnswerType, scalarText, splitOverlap, type DatasetItem, type DatasetProblem, type ImageReport, type LoadedDataset, type ProblemKind } from '../../core/dataset';
+import { BadImageError, decodeCanonical } from '../canonical-image';
+import { resolveInside, UnsafePathError } from './paths';
+
+export { resolveInside, UnsafePathError } from './paths';
 
 export const FORMATS = ['vqa-rad', 'slake', 'r2gen', 'phantom'] as const;
 export type LoaderFormat = (typeof FORMATS)[number];
@@ -16,7 +20,8 @@ export interface LoadOptions {
   split?: string;
   /** SLAKE q_lang filter; default 'en' (as the paper). '' keeps all. */
   language?: string;
-  /** Decode every image (catches truncated files); default true. */
+  /** Decode every image by the canonical rule (catches truncated files, lists transforms, identifies
+   * images by content for the split-overlap check); default true. */
   decodeImages?: boolean;
 }
 
@@ -39,11 +44,14 @@ function problem(ctx: Ctx, kind: ProblemKind, file: string, row: number | null, 
 
 /** Reads a JSON array file; a parse error is one file-level problem, not a crash. */
 function readRows(ctx: Ctx, file: string): unknown[] | null {
-  const abs = path.join(ctx.root, file);
   let text: string;
   try {
-    text = fs.readFileSync(abs, 'utf8');
+    text = fs.readFileSync(resolveInside(ctx.root, file), 'utf8');
   } catch (e) {
+    if (e instanceof UnsafePathError) {
+      problem(ctx, 'unsafe-path', file, null, e.message);
+      return null;
+    }
     problem(ctx, 'unreadable-file', file, null, (e as Error).message);
     return null;
   }
@@ -56,11 +64,24 @@ function readRows(ctx: Ctx, file: string): unknown[] | null {
   }
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
+const str = scalarText;
+const answerTypeOf = parseAnswerType; // the full VQA-RAD has "CLOSED " rows
 
-function answerTypeOf(v: unknown): 'open' | 'closed' | undefined {
-  const s = str(v)?.trim().toUpperCase(); // the full VQA-RAD has "CLOSED " rows
-  return s === 'OPEN' ? 'open' : s === 'CLOSED' ? 'closed' : undefined;
+/**
+ * `dir/name` relative to the root, or null (and an `unsafe-path` problem naming the row and the path
+ * as written) when it leaves the root: the row's item is then never created, so nothing reads the file.
+ */
+function imagePath(ctx: Ctx, dir: string, name: string, file: string, row: number, itemId: string): string | null {
+  try {
+    if (path.isAbsolute(name) || path.win32.isAbsolute(name)) throw new UnsafePathError(name, 'absolute path');
+    const rel = path.posix.join(dir, name);
+    resolveInside(ctx.root, rel);
+    return rel;
+  } catch (e) {
+    if (!(e instanceof UnsafePathError)) throw e;
+    problem(ctx, 'unsafe-path', file, row, `${e.message}; the row is not used`, { itemId, image: name });
+    return null;
+  }
 }
 
 function pushItem(ctx: Ctx, item: DatasetItem): void {
@@ -96,12 +117,15 @@ function loadVqaRad(ctx: Ctx, format: string, split?: string): string[] {
         problem(ctx, 'malformed-row', files[s]!, row, missing.length ? `missing ${missing.join(', ')}` : `answer_type must be OPEN or CLOSED, got ${JSON.stringify(o?.answer_type)}`);
         return;
       }
+      const id = `${format}:${s}:${qid}`;
+      const rel = imagePath(ctx, 'images', image, files[s]!, row, id);
+      if (rel === null) return;
       pushItem(ctx, {
-        id: `${format}:${s}:${qid}`,
+        id,
         format,
         split: s,
         kind: 'vqa',
-        images: [path.posix.join('images', image)],
+        images: [rel],
         question: str(o.question) ?? '',
         answer: str(o.answer) ?? '',
         answerType: type,
@@ -134,12 +158,15 @@ function loadSlake(ctx: Ctx, split?: string, language = 'en'): string[] {
         return;
       }
       if (language && str(o.q_lang) !== language) return;
+      const id = `slake:${s}:${qid}`;
+      const rel = imagePath(ctx, 'imgs', image, files[s]!, row, id);
+      if (rel === null) return;
       pushItem(ctx, {
-        id: `slake:${s}:${qid}`,
+        id,
         format: 'slake',
         split: s,
         kind: 'vqa',
-        images: [path.posix.join('imgs', image)],
+        images: [rel],
         question: str(o.question) ?? '',
         answer: str(o.answer) ?? '',
         answerType: type,
@@ -179,12 +206,15 @@ function loadR2Gen(ctx: Ctx, format: string, split?: string): string[] {
       }
       const sourceIds: Record<string, string | number> = { id };
       for (const k of ['study_id', 'subject_id']) if (o[k] !== undefined) sourceIds[k] = o[k] as string | number;
+      const itemId = `${format}:${s}:${id}`;
+      const rels = (paths as string[]).map((p) => imagePath(ctx, 'images', p, file, row, itemId));
+      if (rels.some((r) => r === null)) continue;
       pushItem(ctx, {
-        id: `${format}:${s}:${id}`,
+        id: itemId,
         format,
         split: s,
         kind: 'report',
-        images: (paths as string[]).map((p) => path.posix.join('images', p)),
+        images: rels as string[],
         answer: str(o.report) ?? '',
         sourceIds,
         row,
@@ -195,27 +225,39 @@ function loadR2Gen(ctx: Ctx, format: string, split?: string): string[] {
   return splits;
 }
 
-async function checkImages(ctx: Ctx, decode: boolean): Promise<void> {
+/** Existence (and, with `decode`, the canonical decode) of every image; returns the decoded images. */
+async function checkImages(ctx: Ctx, decode: boolean): Promise<ImageReport[]> {
   const byImage = new Map<string, DatasetItem[]>();
   for (const it of ctx.items) for (const img of it.images) byImage.set(img, [...(byImage.get(img) ?? []), it]);
+  const reports: ImageReport[] = [];
   for (const [img, items] of byImage) {
-    const abs = path.join(ctx.root, img);
     let kind: ProblemKind | null = null;
     let message = '';
+    let abs: string;
+    try {
+      abs = resolveInside(ctx.root, img); // re-checked: the folder may have changed since the rows were read
+    } catch (e) {
+      if (!(e instanceof UnsafePathError)) throw e;
+      for (const it of items) problem(ctx, 'unsafe-path', it.file, it.row, e.message, { itemId: it.id, image: img });
+      continue;
+    }
     if (!fs.existsSync(abs)) {
       kind = 'missing-image';
       message = `image file not found: ${img}`;
     } else if (decode) {
       try {
-        // failOn 'truncated' rejects a JPEG/PNG cut short, which a header read would miss.
-        await sharp(abs, { failOn: 'truncated' }).raw().toBuffer();
+        const bytes = fs.readFileSync(abs);
+        // failOn 'truncated' (inside) rejects a JPEG/PNG cut short, which a header read would miss.
+        const c = await decodeCanonical(bytes);
+        reports.push({ image: img, sha256: createHash('sha256').update(bytes).digest('hex'), width: c.width, height: c.height, channels: c.channels, transforms: c.transforms });
       } catch (e) {
         kind = 'unreadable-image';
-        message = `cannot decode ${img}: ${(e as Error).message.split('\n')[0]}`;
+        message = e instanceof BadImageError ? `cannot decode ${img}: ${e.detail}` : `cannot read ${img}: ${(e as Error).message.split('\n')[0]}`;
       }
     }
     if (kind) for (const it of items) problem(ctx, kind, it.file, it.row, message, { itemId: it.id, image: img });
   }
+  return reports.sort((a, b) => a.image.localeCompare(b.image));
 }
 
 function markDuplicates(ctx: Ctx): void {
@@ -249,7 +291,9 @@ export async function loadDataset(o: LoadOptions): Promise<LoadedDataset> {
       break;
   }
   markDuplicates(ctx);
-  await checkImages(ctx, o.decodeImages ?? true);
+  const images = await checkImages(ctx, o.decodeImages ?? true);
   ctx.problems.sort((a, b) => a.file.localeCompare(b.file) || (a.row ?? 0) - (b.row ?? 0));
-  return { format: o.format, root, splits, items: ctx.items, problems: ctx.problems };
+  const hashOf = new Map(images.map((i) => [i.image, i.sha256]));
+  const overlap = splitOverlap(ctx.items, (img) => hashOf.get(img) ?? `path:${img}`);
+  return { format: o.format, root, splits, items: ctx.items, problems: ctx.problems, images, overlap };
 }

@@ -1,5 +1,8 @@
 // One model call as the activities make it: reply cache in S3 → (offline engine | openai client) →
-// validation for its purpose → one corrective re-ask → cached again. The cache key is the hash of
+// the one reply reader (lib/models/reply.ts: reasoning blocks, fences, prose, null content) →
+// validation for its purpose → at most one more request: a reply cut at the token limit
+// (finish_reason "length") is re-asked once with a larger limit, any other invalid reply gets one
+// corrective re-ask → cached again. The cache key is the hash of
 // (role, model, prompt version, messages, params, sample index); no API key is ever part of it.
 // A re-run or an activity retry therefore never pays for a reply twice, and a campaign re-run from
 // the cache reproduces every artifact byte for byte.
@@ -8,8 +11,13 @@ import { artifactStore } from '../env';
 import { hashJson, sha256Hex } from '../hash';
 import { chatOnce } from './client';
 import { ChatMessage, PROMPT_VERSIONS, renderPrompt } from './prompts';
+import { readReply, replyKeysFor, replySchemaFor, type ReadReply } from './reply';
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** A reply cut at the token limit is re-asked once with this many times the role's maxTokens (capped). */
+export const LENGTH_RETRY_FACTOR = 4;
+export const LENGTH_RETRY_CAP = 16_384;
 
 export interface CachedReply {
   role: string;
@@ -17,10 +25,16 @@ export interface CachedReply {
   endpoint: 'offline' | 'openai';
   promptVersion: string;
   sampleIndex: number;
-  params: { temperature: number; maxTokens: number };
+  /** responseFormat: the structured-output schema name, present only when one was requested. */
+  params: { temperature: number; maxTokens: number; responseFormat?: string };
   /** Messages with image data URLs replaced by their sha256 (the hash covers the same form). */
   messages: unknown;
+  /** The content as sent ("" when it was null: see contentNull). */
   text: string;
+  /** The endpoint sent no content (message.content null). */
+  contentNull?: boolean;
+  /** finish_reason ("stop", "length", …); absent in replies cached before it was recorded. */
+  finishReason?: string | null;
   latencyMs: number;
 }
 
@@ -40,14 +54,19 @@ export interface ModelCallSpec<T> {
   offlineInputs?: unknown;
   /** Request seed for sampling endpoints (not part of the cache key: the sample index already is). */
   seed?: number;
-  validate: (text: string) => Validation<T>;
+  /**
+   * Checks the reply for its purpose. `answer` is the reply without reasoning blocks (trimmed);
+   * `json` its JSON object when it holds one (lib/models/reply.ts extractJsonObject).
+   */
+  validate: (answer: string, json: Record<string, unknown> | undefined) => Validation<T>;
 }
 
 export interface ModelCallResult<T> {
   ok: boolean;
   value?: T;
-  /** Why the reply stayed invalid after the corrective re-ask. */
+  /** Why the reply stayed invalid after the re-ask (corrective, or with a larger token limit). */
   error?: string;
+  /** The last reply's answer (reasoning blocks removed). */
   text: string;
   /** S3 keys of the cached replies used (first ask, then the corrective re-ask if any). */
   replyKeys: string[];
@@ -74,7 +93,7 @@ function digestMessages(messages: ChatMessage[]): unknown {
   );
 }
 
-export function replyCacheKey(o: { roleName: string; model: string; promptVersion: string; messages: ChatMessage[]; params: { temperature: number; maxTokens: number }; sampleIndex: number; offlineInputs?: unknown }): string {
+export function replyCacheKey(o: { roleName: string; model: string; promptVersion: string; messages: ChatMessage[]; params: CachedReply['params']; sampleIndex: number; offlineInputs?: unknown }): string {
   const h = hashJson({
     role: o.roleName,
     model: o.model,
@@ -87,19 +106,37 @@ export function replyCacheKey(o: { roleName: string; model: string; promptVersio
   return artifactStore().namedKey(`model-replies/${h.slice(0, 2)}/${h}.json`);
 }
 
-async function cachedAsk(spec: ModelCallSpec<unknown>, promptVersion: string, messages: ChatMessage[]): Promise<{ reply: CachedReply; key: string; hit: boolean; requests: number }> {
-  const params = { temperature: spec.role.temperature, maxTokens: spec.role.maxTokens };
+export interface Asked {
+  reply: CachedReply;
+  key: string;
+  hit: boolean;
+  requests: number;
+}
+
+/** Asks (cache first) one version of the messages with a token limit. */
+export type Ask = (promptVersion: string, messages: ChatMessage[], maxTokens: number) => Promise<Asked>;
+
+async function cachedAsk(spec: ModelCallSpec<unknown>, promptVersion: string, messages: ChatMessage[], maxTokens: number): Promise<Asked> {
+  const schema = spec.role.baseURL && spec.role.structuredOutput ? replySchemaFor(promptVersion) : undefined;
+  const params: CachedReply['params'] = { temperature: spec.role.temperature, maxTokens, ...(schema ? { responseFormat: schema.name } : {}) };
   const offlineInputs = spec.role.baseURL ? undefined : (spec.offlineInputs ?? null);
   const key = replyCacheKey({ roleName: spec.roleName, model: spec.role.model, promptVersion, messages, params, sampleIndex: spec.sampleIndex, offlineInputs });
   const store = artifactStore();
   const hit = await store.tryGetJson<CachedReply>(key);
   if (hit) return { reply: hit, key, hit: true, requests: 0 };
-  let text: string;
+  let text: string | null;
+  let finishReason: string | null = 'stop';
   let latencyMs = 0;
   let requests = 0;
   if (spec.role.baseURL) {
-    const r = await chatOnce(spec.role, messages, spec.seed !== undefined ? { ...params, seed: spec.seed } : params);
+    const r = await chatOnce(spec.role, messages, {
+      temperature: params.temperature,
+      maxTokens,
+      ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
+      ...(schema ? { responseFormat: schema } : {}),
+    });
     text = r.text;
+    finishReason = r.finishReason;
     latencyMs = r.latencyMs;
     requests = 1;
   } else {
@@ -113,7 +150,9 @@ async function cachedAsk(spec: ModelCallSpec<unknown>, promptVersion: string, me
     sampleIndex: spec.sampleIndex,
     params,
     messages: digestMessages(messages),
-    text,
+    text: text ?? '',
+    ...(text === null ? { contentNull: true } : {}),
+    finishReason,
     latencyMs,
   };
   await store.putJsonAt(key, reply);
@@ -121,17 +160,45 @@ async function cachedAsk(spec: ModelCallSpec<unknown>, promptVersion: string, me
 }
 
 export async function callModel<T>(spec: ModelCallSpec<T>): Promise<ModelCallResult<T>> {
-  const first = await cachedAsk(spec as ModelCallSpec<unknown>, spec.promptVersion, spec.messages);
-  const v1 = spec.validate(first.reply.text);
-  const base = { replyKeys: [first.key], promptVersion: spec.promptVersion };
-  if (v1.ok) return { ok: true, value: v1.value, text: first.reply.text, ...base, cacheHit: first.hit, latencyMs: first.reply.latencyMs, requests: first.requests, reasked: false };
-  const corrective = renderPrompt(PROMPT_VERSIONS.corrective, { error: v1.error });
-  const messages2: ChatMessage[] = [...spec.messages, { role: 'assistant', content: first.reply.text }, ...corrective.filter((m) => m.role === 'user')];
-  const version2 = `${spec.promptVersion}+${PROMPT_VERSIONS.corrective}`;
-  const second = await cachedAsk(spec as ModelCallSpec<unknown>, version2, messages2);
-  const v2 = spec.validate(second.reply.text);
+  return runModelCall(spec, (version, messages, maxTokens) => cachedAsk(spec as ModelCallSpec<unknown>, version, messages, maxTokens));
+}
+
+/** Reads a cached reply with the one reader and validates it. */
+function judge<T>(spec: ModelCallSpec<T>, reply: CachedReply): { read: ReadReply; v: Validation<T> } {
+  const read = readReply({ content: reply.contentNull ? null : reply.text, finishReason: reply.finishReason ?? null }, replyKeysFor(spec.promptVersion));
+  return { read, v: read.problem ? { ok: false, error: read.problem } : spec.validate(read.answer, read.json) };
+}
+
+/**
+ * The call policy over an `ask` (callModel: the S3 reply cache + endpoint or offline engine): ask;
+ * if the reply is valid, done; if it was cut at the token limit, ask the same messages once more with
+ * LENGTH_RETRY_FACTOR × maxTokens (capped) — still cut → invalid with that reason; otherwise one
+ * corrective re-ask naming the error. At most two requests per call.
+ */
+export async function runModelCall<T>(spec: ModelCallSpec<T>, ask: Ask): Promise<ModelCallResult<T>> {
+  const max = spec.role.maxTokens;
+  const first = await ask(spec.promptVersion, spec.messages, max);
+  const a = judge(spec, first.reply);
+  if (a.v.ok) return { ok: true, value: a.v.value, text: a.read.answer, replyKeys: [first.key], promptVersion: spec.promptVersion, cacheHit: first.hit, latencyMs: first.reply.latencyMs, requests: first.requests, reasked: false };
+  const error1 = a.v.error;
+  const larger = Math.max(max, Math.min(max * LENGTH_RETRY_FACTOR, LENGTH_RETRY_CAP));
+  let second: Asked;
+  let version2: string;
+  let describe: (e: string) => string;
+  if (a.read.cut && larger > max) {
+    version2 = spec.promptVersion;
+    second = await ask(version2, spec.messages, larger);
+    describe = (e) => `the reply was cut at the token limit (finish_reason "length", max_tokens ${max}); re-asked with max_tokens ${larger}: ${e}`;
+  } else {
+    const corrective = renderPrompt(PROMPT_VERSIONS.corrective, { error: error1 });
+    const messages2: ChatMessage[] = [...spec.messages, { role: 'assistant', content: first.reply.text }, ...corrective.filter((m) => m.role === 'user')];
+    version2 = `${spec.promptVersion}+${PROMPT_VERSIONS.corrective}`;
+    second = await ask(version2, messages2, max);
+    describe = (e) => `${error1}; after the corrective re-ask: ${e}`;
+  }
+  const b = judge(spec, second.reply);
   const out = {
-    text: second.reply.text,
+    text: b.read.answer,
     replyKeys: [first.key, second.key],
     promptVersion: version2,
     cacheHit: first.hit && second.hit,
@@ -139,5 +206,7 @@ export async function callModel<T>(spec: ModelCallSpec<T>): Promise<ModelCallRes
     requests: first.requests + second.requests,
     reasked: true,
   };
-  return v2.ok ? { ok: true, value: v2.value, ...out } : { ok: false, error: `${v1.error}; after the corrective re-ask: ${v2.error}`, ...out };
+  if (b.v.ok) return { ok: true, value: b.v.value, ...out };
+  const error2 = b.read.cut ? `cut at the token limit again (finish_reason "length", max_tokens ${version2 === spec.promptVersion ? larger : max})` : b.v.error;
+  return { ok: false, error: describe(error2), ...out };
 }

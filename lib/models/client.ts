@@ -9,6 +9,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 
 import { ApplicationFailure } from '@temporalio/common';
 import type { ModelRole } from '../../core/config';
 import type { ChatMessage } from './prompts';
+import type { ReplySchema } from './reply';
 
 export const MODEL_ERROR_TYPES = {
   rejected: 'EndpointRejected',
@@ -94,10 +95,20 @@ export interface ChatParams {
   maxTokens: number;
   /** Sent as the request's seed (OpenAI, vLLM and the trainer's serve honour it): distinct samples per index. */
   seed?: number;
+  /** Structured output: sent as `response_format: {type: "json_schema", json_schema: {name, schema, strict}}`. */
+  responseFormat?: ReplySchema;
 }
 
-/** One chat completion against the role's endpoint; returns the reply text (possibly not valid for its purpose). */
-export async function chatOnce(role: ModelRole, messages: ChatMessage[], params: ChatParams): Promise<{ text: string; latencyMs: number }> {
+export interface ChatReply {
+  /** message.content; null when the endpoint sent none (refusal, reasoning-only, tool call). */
+  text: string | null;
+  /** choices[0].finish_reason ("stop", "length", …); null when absent. */
+  finishReason: string | null;
+  latencyMs: number;
+}
+
+/** One chat completion against the role's endpoint; returns the reply as sent (lib/models/reply.ts reads it). */
+export async function chatOnce(role: ModelRole, messages: ChatMessage[], params: ChatParams): Promise<ChatReply> {
   const client = clientFor(role);
   const t0 = Date.now();
   try {
@@ -107,13 +118,17 @@ export async function chatOnce(role: ModelRole, messages: ChatMessage[], params:
       temperature: params.temperature,
       max_tokens: params.maxTokens,
       ...(params.seed !== undefined ? { seed: params.seed } : {}),
+      ...(params.responseFormat
+        ? { response_format: { type: 'json_schema' as const, json_schema: { name: params.responseFormat.name, schema: params.responseFormat.schema, strict: true } } }
+        : {}),
     });
-    const text = r?.choices?.[0]?.message?.content;
-    return { text: typeof text === 'string' ? text : '', latencyMs: Date.now() - t0 };
+    const choice = r?.choices?.[0];
+    const text = choice?.message?.content;
+    return { text: typeof text === 'string' ? text : null, finishReason: typeof choice?.finish_reason === 'string' ? choice.finish_reason : null, latencyMs: Date.now() - t0 };
   } catch (e) {
     // A 200 whose body is not a completion comes back as a SyntaxError or a TypeError: treat as garbage.
     // (checked by name: errors from another JS realm, e.g. under jest, fail instanceof).
-    if (e instanceof SyntaxError || (e as Error)?.name === 'SyntaxError') return { text: '', latencyMs: Date.now() - t0 };
+    if (e instanceof SyntaxError || (e as Error)?.name === 'SyntaxError') return { text: '', finishReason: null, latencyMs: Date.now() - t0 };
     throw classifyError(e, role, Date.now() - t0);
   }
 }

@@ -15,11 +15,13 @@ export interface FakeRequest {
   authorized: boolean;
   /** The last user message as text (images dropped). */
   lastUser: string;
+  /** The request's response_format, when sent (structured output). */
+  responseFormat?: unknown;
   at: number;
 }
 
 export type FakeAction =
-  | { text: string; delayMs?: number }
+  | { text: string | null; delayMs?: number; finishReason?: string }
   | { status: number; message?: string; headers?: Record<string, string> }
   | { hang: true }
   | { garbage: true };
@@ -69,6 +71,7 @@ export async function startFakeOpenAI(handler: FakeHandler = () => ({ text: 'ok'
           maxTokens: body.max_tokens as number | undefined,
           authorized: !!req.headers.authorization,
           lastUser: textOf(users[users.length - 1]?.content),
+          ...(body.response_format !== undefined ? { responseFormat: body.response_format } : {}),
           at: Date.now(),
         };
         log.push(r);
@@ -102,7 +105,7 @@ export async function startFakeOpenAI(handler: FakeHandler = () => ({ text: 'ok'
             object: 'chat.completion',
             created: 0,
             model: r.model,
-            choices: [{ index: 0, message: { role: 'assistant', content: a.text }, finish_reason: 'stop' }],
+            choices: [{ index: 0, message: { role: 'assistant', content: a.text }, finish_reason: a.finishReason ?? 'stop' }],
             usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
           }),
         );

@@ -1,6 +1,7 @@
 // Plays a debate of the offline heuristic agents through the pure rules (core/debate.ts), without
 // Temporal: the reference the workflow's result must equal when the roles are offline.
 import { agentForTurn, DebateOutcome, evaluateDebate, parseAgentReply, previousVote, resolveVote, DebateTurnRecord } from '../../core/debate';
+import { replyKeysFor, extractJsonObject } from '../../lib/models/reply';
 import { offlineAgent } from '../../lib/offline/engines';
 
 export function playOfflineDebate(o: { yl: string; groundTruth: string; models: string[]; rounds: number; scale: { min: number; max: number } }): { outcome: DebateOutcome; scores: (number | null)[] } {
@@ -12,7 +13,7 @@ export function playOfflineDebate(o: { yl: string; groundTruth: string; models: 
     const a = agentForTurn(t, g);
     const prev = previousVote(turns);
     const text = offlineAgent({ model: o.models[a]!, yl: o.yl, groundTruth: o.groundTruth, previous: prev, scale: o.scale, round: Math.floor(t / g) });
-    const p = parseAgentReply(text, o.scale, !!prev);
+    const p = parseAgentReply(extractJsonObject(text, replyKeysFor('agent-score.v1')), o.scale, !!prev);
     const r = resolveVote(p.ok ? p.vote : null, prev);
     turns.push({ turn: t, agent: a, model: o.models[a]!, score: r.score, agree: r.agree, reason: '', valid: p.ok, latencyMs: 0, replyKeys: [], promptVersion: '' });
     out = evaluateDebate(turns, { agents: g, rounds: o.rounds });

@@ -1,13 +1,25 @@
+/**
+ * @jest-environment ./test/helpers/onnx-environment.js
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as activities from '../../activities';
+import { buildPreferenceSets, writeCampaignReport, writeShardResult } from '../../activities/campaign';
 import type { DatasetManifest } from '../../activities/ingest';
+import { trainerPython } from '../../activities/training';
+import { curateVisualItem, type VisualPairRecord } from '../../activities/visual';
+import { parseCampaignConfig } from '../../core/config';
 import { CampaignIdKey, DatasetKey, StageKey } from '../../core/search-attributes';
 import { artifactStore } from '../../lib/env';
+import { decodeImage } from '../../lib/visual-tool';
 import { connectClient, makeWorker, uniqueQueue } from '../helpers/temporal';
 
-const SAMPLE = path.resolve(__dirname, '../../../shared/datasets/vqa-rad-sample');
+const FIXTURES = path.resolve(__dirname, '../fixtures');
+
+const SAMPLE = path.resolve(__dirname, '../fixtures/vqa-rad-sample'); // VQA-RAD (CC0), copied from the shared sample
 
 describe('ingest workflow on the real stack', () => {
   const taskQueue = uniqueQueue('ingest');
@@ -27,7 +39,7 @@ describe('ingest workflow on the real stack', () => {
     await client.connection.close();
   });
 
-  async function ingest(root: string, id: string, campaign: string) {
+  async function ingest(root: string, id: string, campaign: string): Promise<{ handle: unknown; result: { manifestKey: string; items: number; images: number; quarantined: number } }> {
     const h = await client.client.workflow.start('ingestWorkflow', {
       taskQueue,
       workflowId: id,
@@ -41,7 +53,7 @@ describe('ingest workflow on the real stack', () => {
     return { handle: h, result: (await h.result()) as { manifestKey: string; items: number; images: number; quarantined: number } };
   }
 
-  it('twice on the VQA-RAD sample: same manifest key, 40 image objects not 80, searchable', async () => {
+  it('twice on the VQA-RAD sample: same manifest key, 40 canonical + 40 original objects (not 80 + 80), searchable', async () => {
     const campaign = `it-${process.pid}-${Date.now()}`;
     const a = await ingest(SAMPLE, `${campaign}-a`, campaign);
     const b = await ingest(SAMPLE, `${campaign}-b`, campaign);
@@ -50,6 +62,13 @@ describe('ingest workflow on the real stack', () => {
     const m = await artifactStore().getJson<DatasetManifest>(a.result.manifestKey);
     const keys = new Set(m.items.flatMap((i) => i.imageKeys));
     expect(keys.size).toBe(40);
+    expect([...keys].every((k) => /^images\/.*\.png$/.test(k))).toBe(true); // canonical: PNG
+    const originals = new Set(m.items.flatMap((i) => i.originalImageKeys));
+    expect(originals.size).toBe(40);
+    expect([...originals].every((k) => /^originals\/.*\.jpg$/.test(k))).toBe(true);
+    expect(m.canonical.rule).toBe('mmedpo-canonical-v1');
+    expect(m.images).toHaveLength(40);
+    expect(m.stats).toMatchObject({ transformedImages: 0, sharedImages: 0, repeatedQuestions: 0 });
     // Every image object exists once under its content hash.
     const listed = (await artifactStore().list('images/')).filter((k) => keys.has(k));
     expect(listed.length).toBe(40);
@@ -97,5 +116,95 @@ describe('ingest workflow on the real stack', () => {
     expect(m.quarantined.find((q) => q.row === 21)?.reason).toContain('image file not found: images/gone.jpg');
     expect(m.quarantined.find((q) => q.row === 31)?.reason).toMatch(/malformed-row.*answer_type/);
     expect(m.quarantined.filter((q) => /cannot decode images\/synpic42202\.jpg/.test(q.reason))).toHaveLength(4);
+  });
+
+  it('a path leaving the dataset root (.., absolute, symlink out) is quarantined with its row and never uploaded', async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mmedpo-ingest-unsafe-'));
+    const root = path.join(base, 'data');
+    fs.mkdirSync(path.join(root, 'images'), { recursive: true });
+    fs.mkdirSync(path.join(base, 'secret'));
+    // A secret image nobody else has: its content key must never appear in the store.
+    const secret = fs.readFileSync(path.join(FIXTURES, 'images/corpus/rgb-baseline.jpg'));
+    const secretBytes = Buffer.concat([secret, Buffer.from(`secret-${process.pid}-${Date.now()}`)]);
+    fs.writeFileSync(path.join(base, 'secret', 'private.jpg'), secretBytes);
+    fs.copyFileSync(path.join(FIXTURES, 'images/corpus/gray8.png'), path.join(root, 'images', 'ok.png'));
+    fs.symlinkSync(path.join(base, 'secret', 'private.jpg'), path.join(root, 'images', 'link.jpg'));
+    const row = (qid: number, image_name: string) => ({ qid, image_name, answer: 'yes', answer_type: 'CLOSED', question: 'Is it?' });
+    fs.writeFileSync(path.join(root, 'trainset.json'), JSON.stringify([row(1, 'ok.png'), row(2, '../../secret/private.jpg'), row(3, path.join(base, 'secret', 'private.jpg')), row(4, 'link.jpg')]));
+    const campaign = `itu-${process.pid}-${Date.now()}`;
+    const { result } = await ingest(root, campaign, campaign);
+    expect(result).toMatchObject({ items: 1, quarantined: 3 });
+    const m = await artifactStore().getJson<DatasetManifest>(result.manifestKey);
+    expect(m.quarantined.map((q) => [q.row, q.itemId])).toEqual([
+      [2, 'vqa-rad:train:2'],
+      [3, 'vqa-rad:train:3'],
+      [4, 'vqa-rad:train:4'],
+    ]);
+    expect(m.quarantined.every((q) => /unsafe-path .*escapes the dataset root/.test(q.reason))).toBe(true);
+    const h = createHash('sha256').update(secretBytes).digest('hex');
+    const stored = [...(await artifactStore().list('originals/')), ...(await artifactStore().list('images/'))];
+    expect(stored.some((k) => k.includes(h))).toBe(false);
+  });
+
+  it('MEVF-shaped set: the manifest records the split overlap (images by canonical content, repeated questions)', async () => {
+    const campaign = `itm-${process.pid}-${Date.now()}`;
+    const { result } = await ingest(path.join(FIXTURES, 'vqa-rad-mevf'), campaign, campaign);
+    const m = await artifactStore().getJson<DatasetManifest>(result.manifestKey);
+    expect(m.stats).toMatchObject({ items: 41, sharedImages: 3, repeatedQuestions: 2 });
+    expect(m.overlap.sharedImages.bySplit).toEqual({ train: 3, test: 3 });
+    // The campaign manifest carries the counts and the report shows them beside the scores.
+    const cfg = parseCampaignConfig({ dataset: { format: 'vqa-rad', root: path.join(FIXTURES, 'vqa-rad-mevf') } });
+    const merge = await buildPreferenceSets({ campaignId: campaign, manifestKey: result.manifestKey, trainSplit: 'train', limit: 0, shardKeys: [], variants: ['sft'], normalization: cfg.normalization, debateScale: cfg.debate.scale });
+    const rep = await writeCampaignReport({ campaignId: campaign, config: cfg, configHash: 'h', workflowId: campaign, ingest: { ...result, scanKey: 'scan' }, shards: [], merge, trains: [], evals: [{ variant: 'base', predictionsKey: 'p', scoresKey: 's', totals: { open_recall: 10, closed_accuracy: 50, closed_accuracy_strict: 50, n_open: 1, n_closed: 5 } }] });
+    const cm = await artifactStore().getJson<{ splitHygiene: { sharedImages: number; repeatedQuestions: number } }>(rep.manifestKey);
+    expect(cm.splitHygiene).toMatchObject({ sharedImages: 3, repeatedQuestions: 2 });
+    const html = (await artifactStore().getBytes(rep.reportKeys.html)).toString('utf8');
+    expect(html).toMatch(/Split hygiene: 3 image\(s\) shared between splits, 2 question\(s\) repeated/);
+  });
+
+  it('one decode: a 16-bit PNG trains on the pixels the visual tool saw (manifest → visual pair → preference and SFT sets → staged bytes)', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mmedpo-ingest-g16-'));
+    fs.mkdirSync(path.join(root, 'images'));
+    const g16 = fs.readFileSync(path.join(FIXTURES, 'cases/png-16bit-grayscale/g16.png'));
+    fs.writeFileSync(path.join(root, 'images', 'g16.png'), g16);
+    fs.writeFileSync(path.join(root, 'trainset.json'), JSON.stringify([{ qid: 1, image_name: 'g16.png', answer: 'no', answer_type: 'CLOSED', question: 'Is there a fracture?' }]));
+    const campaign = `itg-${process.pid}-${Date.now()}`;
+    const { result } = await ingest(root, campaign, campaign);
+    const store = artifactStore();
+    const m = await store.getJson<DatasetManifest>(result.manifestKey);
+    const item = m.items[0]!;
+    const canonicalKey = item.imageKeys[0]!;
+    expect((await store.getBytes(item.originalImageKeys[0]!)).equals(g16)).toBe(true); // provenance: the original, unchanged
+    expect(m.images[0]).toMatchObject({ path: 'images/g16.png', canonical: canonicalKey, transforms: ['16-bit → 8-bit (v >> 8)'], source: { bitsPerSample: 16 } });
+    expect(m.stats.transformedImages).toBe(1);
+    // The visual branch reads the canonical key...
+    const vis = await curateVisualItem({ seed: 5, itemId: item.id, imageKey: canonicalKey });
+    const pair = await store.getJson<VisualPairRecord>(vis.pairKey);
+    expect(pair.imageKey).toBe(canonicalKey);
+    // ...and the sets the trainer stages name the same key (staging copies those bytes unchanged).
+    const cfg = parseCampaignConfig({});
+    const shard = await writeShardResult({ campaignId: campaign, shardStart: 0, items: [{ itemId: item.id, visual: { pairKey: vis.pairKey, confidence: vis.summary.s_v }, quarantined: [] }] });
+    const merged = await buildPreferenceSets({ campaignId: campaign, manifestKey: result.manifestKey, trainSplit: 'train', limit: 0, shardKeys: [shard.shardKey], variants: ['mmedpo'], normalization: cfg.normalization, debateScale: cfg.debate.scale });
+    const rows = (key: string) => store.getBytes(key).then((b) => b.toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { image: string; rejected_image?: string }));
+    const pref = await rows(merged.sets[0]!.datasetKey);
+    const sft = await rows(merged.sftKey);
+    expect(pref.map((r) => r.image)).toEqual([canonicalKey]);
+    expect(sft.map((r) => r.image)).toEqual([canonicalKey]);
+    // What the visual tool decoded == what the trainer's loader (trainer/image_io.py) decodes from the staged bytes == g8.png.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmedpo-staged-'));
+    const staged = path.join(dir, 'staged.png');
+    fs.writeFileSync(staged, await store.getBytes(canonicalKey));
+    const noisedFile = path.join(dir, 'rejected.png');
+    fs.writeFileSync(noisedFile, await store.getBytes(pref[0]!.rejected_image ?? pair.noisedImageKey));
+    const seen = await decodeImage(await store.getBytes(canonicalKey));
+    const g8 = await decodeImage(fs.readFileSync(path.join(FIXTURES, 'cases/png-16bit-grayscale/g8.png')));
+    expect(Buffer.from(seen.data).equals(Buffer.from(g8.data))).toBe(true);
+    const noised = await decodeImage(fs.readFileSync(noisedFile));
+    const sha = (d: Uint8Array) => createHash('sha256').update(d).digest('hex');
+    const py = spawnSync(trainerPython(), ['-m', 'trainer.image_io', staged, noisedFile], { cwd: path.resolve(__dirname, '../..'), encoding: 'utf8' });
+    expect(py.status).toBe(0);
+    const [a, b] = py.stdout.trim().split('\n').map((l) => JSON.parse(l) as { sha256: string; channels: number; transforms: string[] });
+    expect(a).toMatchObject({ sha256: sha(seen.data), channels: 1, transforms: [] });
+    expect(b).toMatchObject({ sha256: sha(noised.data), transforms: [] });
   });
 });

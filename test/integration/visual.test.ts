@@ -3,7 +3,12 @@
  */
 // The visual curation branch against the real test MinIO: heatmap + s_v from the bundled
 // ONNX tool, Eq. 2 noise inside the lesion mask, the D_v pair record; re-runs give the same keys.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { trainerPython } from '../../activities/training';
 import sharp from 'sharp';
 import { generateStudy } from '../../core/phantom';
 import { curateVisualItem, VisualPairRecord } from '../../activities/visual';
@@ -96,5 +101,21 @@ describe('visual branch activities on real MinIO', () => {
     expect((err as ApplicationFailure).type).toBe('BadImage');
     expect((err as ApplicationFailure).nonRetryable).toBe(true);
     expect((err as Error).message).toMatch(/bad image .*cannot decode/);
+  });
+
+  test('a visual tool that does not fit its contract fails as BadVisualTool (a configuration fault), not BadImage', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-it-'));
+    const r = spawnSync(trainerPython(), [path.resolve(__dirname, '../fixtures/visual-tool/make_variants.py'), dir], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const { key } = await phantomImage(true);
+    const err = await curateVisualItem({ seed: 1, itemId: 'u8', imageKey: key, visualTool: { model: path.join(dir, 'phantom-localizer-uint8.onnx') } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe('BadVisualTool');
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    expect((err as Error).message).toMatch(/input "image" is uint8/);
+    // The float16 export of the same tool curates the item.
+    const ok = await curateVisualItem({ seed: 1, itemId: 'f16', imageKey: key, visualTool: { model: path.join(dir, 'phantom-localizer-fp16.onnx') } });
+    expect(ok.summary.s_v).toBeGreaterThan(0.5);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -1,5 +1,11 @@
 // The debate protocol rules (core/debate.ts) against hand-computed values.
-import { agentForTurn, debateStats, DebateTurnRecord, evaluateDebate, parseAgentReply, previousVote, resolveVote, turnCap } from '../../core/debate';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { agentForTurn, debateStats, DebateTurnRecord, evaluateDebate, parseAgentReply as parseVote, previousVote, resolveVote, turnCap } from '../../core/debate';
+import { readReply, replyKeysFor } from '../../lib/models/reply';
+
+/** A reply text read as the model-call path reads it (one extractor), then validated as a vote. */
+const parseAgentReply = (text: string, s: { min: number; max: number }, hasPrevious: boolean) => parseVote(readReply({ content: text, finishReason: 'stop' }, replyKeysFor('agent-score.v1')).json, s, hasPrevious);
 
 const scale = { min: 1, max: 10 };
 
@@ -90,6 +96,7 @@ describe('debate rules', () => {
     expect(parseAgentReply('no json here', scale, false)).toMatchObject({ ok: false });
     expect(parseAgentReply('{"score": "6"}', scale, false)).toEqual({ ok: true, vote: { agree: false, score: 6, reason: '' } });
     expect(parseAgentReply('{"agree": "yes", "score": 6}', scale, true)).toMatchObject({ ok: false });
+    expect(parseAgentReply('I rate it {"agree": false, "score": 4, "reason": "minor"} given the context.', scale, false)).toMatchObject({ ok: true, vote: { score: 4 } });
     // The first agent cannot agree with nobody: its own score counts.
     expect(resolveVote({ agree: true, score: 6, reason: '' }, undefined)).toEqual({ score: 6, agree: false });
   });
@@ -99,5 +106,14 @@ describe('debate counters', () => {
   test('turns per item and consensus rate', () => {
     expect(debateStats([{ turns: 3, consensus: true }, { turns: 15, consensus: false }, { turns: 4, consensus: true }, { turns: 1, consensus: true }])).toEqual({ items: 4, turns: 23, meanTurns: 23 / 4, consensusRate: 0.75 });
     expect(debateStats([])).toEqual({ items: 0, turns: 0, meanTurns: 0, consensusRate: 0 });
+  });
+});
+
+describe('../shared/cases/reasoning-reply', () => {
+  const cases = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/cases/reasoning-reply/replies.json'), 'utf8')) as { name: string; hasPrevious: boolean; expect: number; text: string }[];
+  test.each(cases.map((c) => [c.name, c]))('%s: the vote is read from the answer, not the reasoning block', (_n, c) => {
+    const r = parseAgentReply(c.text, scale, c.hasPrevious);
+    expect(r).toMatchObject({ ok: true, vote: { agree: false, score: c.expect } });
+    expect(c.expect).toBe(7);
   });
 });

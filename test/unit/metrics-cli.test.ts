@@ -36,6 +36,20 @@ describe('mmedpo eval (no stack)', () => {
     expect(r.stderr).toMatch(/^mmedpo: .*bad\.jsonl: predictions line 3: not valid JSON/);
   });
 
+  test('../shared/cases/eval-closed-trailing-space: the VQA-RAD "CLOSED " row counts as closed (README values)', () => {
+    const r = mmedpo('eval', '--predictions', path.join(ROOT, 'test/fixtures/cases/eval-closed-trailing-space/predictions.jsonl'), '--format', 'vqa', '--json');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).totals).toEqual({ n_closed: 2, closed_accuracy: 100, closed_accuracy_strict: 100, n_open: 1, open_recall: 100 });
+  });
+
+  test('a bad field: one line naming the line, field, value and expectation', () => {
+    const bad = path.join(dir, 'bad-type.jsonl');
+    fs.writeFileSync(bad, '{"id":1,"prediction":"yes","reference":"yes","answer_type":"yes/no"}\n');
+    const r = mmedpo('eval', '--predictions', bad, '--format', 'vqa');
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`mmedpo: ${bad}: predictions line 1: field "answer_type": got "yes/no", expected OPEN or CLOSED (any case)`);
+  });
+
   test('unknown format / convention', () => {
     expect(mmedpo('eval', '--predictions', good, '--format', 'xray').stderr.trim()).toBe('mmedpo: unknown format "xray": use vqa or report');
     expect(mmedpo('eval', '--predictions', good, '--format', 'vqa', '--convention', 'coco').stderr.trim()).toBe('mmedpo: unknown convention "coco": use pycoco or mmedpo-release');

@@ -102,7 +102,7 @@ describe('golden: nltk meteor_score with real WordNet 3.0', () => {
   });
 });
 
-describe('scoreReports: METEOR stages follow WordNet availability', () => {
+describe('scoreReports (mmedpo-release, nltk METEOR): METEOR stages follow WordNet availability', () => {
   const items = [
     { id: 'a', prediction: 'the chest film is clear', reference: 'the thorax film is open' }, // chest ~ thorax, clear ~ open (stem-invariant: nltk's synonym stage sees stems)
     { id: 'b', prediction: '', reference: 'no effusion' },
@@ -110,7 +110,7 @@ describe('scoreReports: METEOR stages follow WordNet availability', () => {
   test('synonym stage raises METEOR and notes say which stages ran; empty prediction scores 0', () => {
     const dir = findWordNetDir();
     expect(dir).not.toBeNull();
-    for (const convention of ['pycoco', 'mmedpo-release'] as const) {
+    for (const convention of ['mmedpo-release'] as const) {
       const without = scoreReports(items, { convention });
       const withWn = scoreReports(items, { convention, wordnet: loadWordNetFrom(dir as string) });
       expect(withWn.perItem[0].scores.meteor).toBeGreaterThan(without.perItem[0].scores.meteor);

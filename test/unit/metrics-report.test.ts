@@ -30,7 +30,7 @@ describe('results table (Table 1 layout)', () => {
   test('report columns: BLEU avg of 1-4 (bleu_avg if given), BLEU-1..4, ROUGE-L, METEOR, CE F1', () => {
     const t = renderResultsTable(reportRows, 'report');
     const csv = t.csv.trim().split('\n');
-    expect(csv[0]).toBe('variant,model,BLEU (avg 1-4),BLEU-1,BLEU-2,BLEU-3,BLEU-4,ROUGE-L,METEOR,CE F1');
+    expect(csv[0]).toBe('variant,model,BLEU (avg 1-4),BLEU-1,BLEU-2,BLEU-3,BLEU-4,ROUGE-L,METEOR,CE F1 (rule-based labeler)');
     expect(csv[1]).toBe('base,base,14.56,30.00,20.00,5.00,1.00,10.31,10.95,');
     expect(csv[2]).toBe('mmedpo,+ MMedPO,25.00,40.00,30.00,20.00,10.00,29.52,34.16,20.00');
     expect(t.markdown.split('\n')[3]).toBe('| + MMedPO | **25.00** | **40.00** | **30.00** | **20.00** | **10.00** | **29.52** | **34.16** | 20.00 |');

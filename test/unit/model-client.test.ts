@@ -4,6 +4,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { parseCampaignConfig } from '../../core/config';
 import { chatOnce, MODEL_ERROR_TYPES } from '../../lib/models/client';
+import { REPLY_SCHEMAS } from '../../lib/models/reply';
 import { startFakeOpenAI, FakeOpenAI } from '../helpers/fake-openai';
 
 const KEY_ENV = 'MMEDPO_UNIT_LLM_KEY';
@@ -58,6 +59,19 @@ describe('chatOnce against an OpenAI-compatible endpoint', () => {
       expect(f.message).toContain(`bad thing ${status}`);
       expect(f.message).not.toContain(KEY);
     }
+  });
+  test('null content and finish_reason come through as sent (lib/models/reply.ts reads them)', async () => {
+    fake.setHandler(() => ({ text: null, finishReason: 'length' }));
+    await expect(ask()).resolves.toMatchObject({ text: null, finishReason: 'length' });
+    fake.setHandler(() => ({ text: '<think>{x}</think>{"score": 7}' }));
+    await expect(ask()).resolves.toMatchObject({ text: '<think>{x}</think>{"score": 7}', finishReason: 'stop' });
+  });
+  test('structured output: response_format json_schema with the schema, only when asked', async () => {
+    fake.setHandler(() => ({ text: '{}' }));
+    await chatOnce(role(), [{ role: 'user', content: 'hi' }], { temperature: 0, maxTokens: 8, responseFormat: REPLY_SCHEMAS['agent-score.v1'] });
+    expect(fake.log[fake.log.length - 1]!.responseFormat).toEqual({ type: 'json_schema', json_schema: { name: 'agent_score', strict: true, schema: REPLY_SCHEMAS['agent-score.v1']!.schema } });
+    await ask();
+    expect(fake.log[fake.log.length - 1]!.responseFormat).toBeUndefined();
   });
   test('garbage body on 200: an empty reply (the caller re-asks once, then records it invalid)', async () => {
     fake.setHandler(() => ({ garbage: true }));

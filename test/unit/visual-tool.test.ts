@@ -9,7 +9,10 @@ import { generateStudy } from '../../core/phantom';
 import { pointingHit } from '../../core/visual-eval';
 import { encodeGrayPng } from '../../lib/phantom';
 import { evaluateVisualTool } from '../../cli/commands/visual-tool';
-import { BadImageError, decodeImage, DEFAULT_VISUAL_TOOL, VisualTool } from '../../lib/visual-tool';
+import { spawnSync } from 'node:child_process';
+import { trainerPython } from '../../activities/training';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../../core/image';
+import { BadImageError, decodeImage, DEFAULT_VISUAL_TOOL, VisualTool, VisualToolContractError } from '../../lib/visual-tool';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/medklip-tiny.onnx');
 
@@ -92,17 +95,11 @@ describe('visual-tool eval', () => {
 });
 
 describe('real images (VQA-RAD sample, CC0)', () => {
-  // CI keeps a copy of /work/shared beside the clone; without it, synthesized JPEGs of odd sizes stand in.
-  const dir = path.resolve(__dirname, '../../../shared/datasets/vqa-rad-sample/images');
+  const dir = path.resolve(__dirname, '../fixtures/vqa-rad-sample/images');
   test('the bundled tool runs on every image without error (any size, RGB or gray JPEG)', async () => {
     const tool = await VisualTool.load(DEFAULT_VISUAL_TOOL);
-    let files: Buffer[];
-    if (fs.existsSync(dir)) files = fs.readdirSync(dir).filter((f) => /\.jpe?g$/i.test(f)).map((f) => fs.readFileSync(path.join(dir, f)));
-    else
-      files = await Promise.all(
-        [[2321, 1384], [320, 353], [1024, 585]].map(([w, h]) => sharp({ create: { width: w!, height: h!, channels: 3, background: { r: 90, g: 90, b: 90 } } }).jpeg().toBuffer()),
-      );
-    expect(files.length).toBeGreaterThan(0);
+    const files = fs.readdirSync(dir).filter((f) => /\.jpe?g$/i.test(f)).map((f) => fs.readFileSync(path.join(dir, f)));
+    expect(files.length).toBe(40);
     for (const f of files) {
       const r = await tool.run(f);
       expect(r.confidence).toBeGreaterThanOrEqual(0);
@@ -117,5 +114,68 @@ describe('decodeImage', () => {
     await expect(decodeImage(Buffer.from('not an image'))).rejects.toBeInstanceOf(BadImageError);
     const png = await solid(100, 64, 64);
     await expect(decodeImage(png.subarray(0, 60))).rejects.toThrow(/cannot decode image/);
+  });
+});
+
+describe('contract check at load (issue 14 §4)', () => {
+  // Re-exports of the bundled tool by the committed script: float16 interface, uint8 input.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-variants-'));
+  beforeAll(() => {
+    const r = spawnSync(trainerPython(), [path.resolve(__dirname, '../fixtures/visual-tool/make_variants.py'), dir], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const study = generateStudy({ seed: 4242, studies: 30, size: 256, testFraction: 1 }, 3);
+
+  test('a float16 export runs: inputs converted, outputs read back, same answer as the float32 tool', async () => {
+    const fp32 = await VisualTool.load(DEFAULT_VISUAL_TOOL);
+    const fp16 = await VisualTool.load(path.join(dir, 'phantom-localizer-fp16.onnx'));
+    expect(fp16.inputType).toBe('float16');
+    const png = await encodeGrayPng(study.pixels, 256, 256);
+    const a = await fp32.run(png);
+    const b = await fp16.run(png);
+    expect([b.width, b.height]).toEqual([64, 64]);
+    expect(Math.abs(a.confidence - b.confidence)).toBeLessThan(0.02);
+    let worst = 0;
+    for (let i = 0; i < a.heatmap.length; i++) worst = Math.max(worst, Math.abs(a.heatmap[i]! - b.heatmap[i]!));
+    expect(worst).toBeLessThan(0.05);
+    expect(a.heatmap.indexOf(Math.max(...a.heatmap))).toBe(b.heatmap.indexOf(Math.max(...b.heatmap)));
+  });
+
+  test('a uint8-input export is refused at load with one line naming the input and its type', async () => {
+    const err = await VisualTool.load(path.join(dir, 'phantom-localizer-uint8.onnx')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VisualToolContractError);
+    expect((err as Error).message).toBe(
+      'visual tool phantom-localizer-uint8.onnx: input "image" is uint8 [batch,1,128,128]; the contract needs float32 (float16 and float64 are converted) — re-export the model with a float input',
+    );
+    expect((err as Error).message.split('\n')).toHaveLength(1);
+  });
+
+  test('sizes, ranks and names that do not fit the contract are refused at load', async () => {
+    const contract = JSON.parse(fs.readFileSync(DEFAULT_VISUAL_TOOL.replace(/\.onnx$/, '.json'), 'utf8'));
+    const variant = async (name: string, edit: (c: typeof contract) => void) => {
+      fs.copyFileSync(DEFAULT_VISUAL_TOOL, path.join(dir, `${name}.onnx`));
+      const c = JSON.parse(JSON.stringify(contract));
+      edit(c);
+      fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(c));
+      return VisualTool.load(path.join(dir, `${name}.onnx`)).then(() => 'loaded', (e: Error) => `${e.name}: ${e.message}`);
+    };
+    expect(await variant('size', (c) => (c.input.height = 96))).toBe('VisualToolContractError: visual tool size.onnx: input "image" has shape [batch,1,128,128]; the contract feeds [N,1,96,128] (NCHW)');
+    expect(await variant('layout', (c) => (c.input.layout = 'NHWC'))).toMatch(/input "image" has shape \[batch,1,128,128\]; the contract feeds \[N,128,128,1\] \(NHWC\)/);
+    expect(await variant('heat', (c) => (c.outputs.heatmapShape = [128, 128]))).toMatch(/output "heatmap" has shape \[batch,1,64,64\], smaller than the contract's heatmapShape \[128,128\]/);
+    expect(await variant('names', (c) => (c.outputs.confidence = 'probability'))).toMatch(/has no output "probability" \(has heatmap, prob\)/);
+    const medklip = JSON.parse(fs.readFileSync(FIXTURE.replace(/\.onnx$/, '.json'), 'utf8'));
+    fs.copyFileSync(FIXTURE, path.join(dir, 'mk.onnx'));
+    fs.writeFileSync(path.join(dir, 'mk.json'), JSON.stringify({ ...medklip, outputs: { ...medklip.outputs, grid: [7, 7] } }));
+    await expect(VisualTool.load(path.join(dir, 'mk.onnx'))).rejects.toThrow(/output "attention" has 196 positions \[5,1,75,196\]; the contract's grid 7×7 needs 49/);
+  });
+
+  test('float16 conversions: exact on representable values, round to nearest even, inf and subnormals', () => {
+    for (const v of [0, 1, -2, 0.5, 65504, 2 ** -24, 1.5, -0.0009765625]) expect(float16BitsToFloat32(float32ToFloat16Bits(v))).toBe(v);
+    expect(float32ToFloat16Bits(1 + 2 ** -11)).toBe(0x3c00); // tie → even
+    expect(float32ToFloat16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02);
+    expect(float32ToFloat16Bits(1e6)).toBe(0x7c00);
+    expect(float16BitsToFloat32(0x7c00)).toBe(Infinity);
+    expect(Number.isNaN(float16BitsToFloat32(float32ToFloat16Bits(NaN)))).toBe(true);
   });
 });
