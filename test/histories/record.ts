@@ -30,7 +30,7 @@ async function record(name: string, workflowType: string, args: unknown[]): Prom
 }
 
 async function main(): Promise<void> {
-  const sample = path.resolve(ROOT, '../shared/datasets/vqa-rad-sample');
+  const sample = path.resolve(ROOT, 'test/fixtures/vqa-rad-sample');
   await record('ingest-vqa-rad-sample', 'ingestWorkflow', [{ format: 'vqa-rad', root: sample, chunkSize: 100 }]);
 }
 

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
-const SAMPLE = path.resolve(ROOT, '../shared/datasets/vqa-rad-sample');
+const SAMPLE = path.resolve(ROOT, 'test/fixtures/vqa-rad-sample');
 
 function mmedpo(...args: string[]) {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/mmedpo.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
