@@ -99,9 +99,56 @@ export interface EvaluateVariantInput {
 
 export interface EvalOutcome {
   variant: VariantName;
+  /** The training seed of the evaluated model; absent: the campaign seed. One EvalOutcome per (variant, seed). */
+  seed?: number;
   predictionsKey: string;
+  /** scorePredictions' document: per-item scores (`items`), totals, convention and the predictions key. */
   scoresKey: string;
   totals: Record<string, number>;
+}
+
+/**
+ * A point estimate with its bootstrap confidence interval, in the metric's units (the percentages
+ * of scorePredictions' totals). core/stats.ts documents the procedure.
+ */
+export interface MetricInterval {
+  /** Mean over seeds of the metric on the whole test set. */
+  estimate: number;
+  lo: number;
+  hi: number;
+}
+
+/** One variant's results over its seeds: metric key (a totals key, e.g. open_recall) → interval. */
+export interface VariantStatistics {
+  variant: string;
+  /** The training seeds evaluated, ascending (one EvalOutcome each). */
+  seeds: number[];
+  metrics: Record<string, MetricInterval>;
+}
+
+/** A paired comparison `variant − baseline` on the same test items: the difference, its interval, and a two-sided bootstrap p-value. */
+export interface PairedComparison {
+  variant: string;
+  baseline: string;
+  /** Both have the same seed list, so each resample draws the same seeds for both (paired by seed too). */
+  pairedSeeds: boolean;
+  metrics: Record<string, MetricInterval & { p: number }>;
+}
+
+/** What the results table, the HTML report, the manifest (`statistics`) and `campaign compare` show. */
+export interface ResultsStatistics {
+  method: string;
+  /** B, the number of bootstrap resamples. */
+  resamples: number;
+  confidence: number;
+  /** The seed of the bootstrap's draws (the campaign seed). */
+  seed: number | string;
+  /** Test items every run was scored on (the bootstrap's n), and the sizes of its strata. */
+  items: number;
+  strata: number[];
+  variants: VariantStatistics[];
+  comparisons: PairedComparison[];
+  notes: string[];
 }
 
 export interface CampaignProgress {
