@@ -65,3 +65,77 @@ describe('HTML report', () => {
     expect(svgLineChart('loss', [])).toContain('no data');
   });
 });
+
+// ---------------------------------------------------------------- with statistics (core/stats.ts)
+import type { ResultsStatistics } from '../../core/contracts';
+
+const iv = (estimate: number, lo: number, hi: number) => ({ estimate, lo, hi });
+function vqaStats(seeds: number[]): ResultsStatistics {
+  return {
+    method: 'percentile bootstrap',
+    resamples: 1000,
+    confidence: 0.95,
+    seed: 3,
+    items: 189,
+    strata: [81, 108],
+    variants: [
+      { variant: 'base', seeds, metrics: { open_recall: iv(0.36, 0, 1.1), closed_accuracy: iv(30.56, 22.2, 39.81), closed_accuracy_strict: iv(3.7, 0.93, 7.41) } },
+      { variant: 'sft', seeds, metrics: { open_recall: iv(18.64, 12.1, 25.3), closed_accuracy: iv(59.26, 50, 68.52), closed_accuracy_strict: iv(59.26, 50, 68.52) } },
+      { variant: 'dpo', seeds, metrics: { open_recall: iv(7.53, 3.2, 12.9), closed_accuracy: iv(42.59, 33.33, 51.85), closed_accuracy_strict: iv(42.59, 33.33, 51.85) } },
+      { variant: 'mmedpo', seeds, metrics: { open_recall: iv(7.53, 3.2, 12.9), closed_accuracy: iv(43.52, 34.26, 52.78), closed_accuracy_strict: iv(43.52, 34.26, 52.78) } },
+    ],
+    comparisons: [
+      { variant: 'mmedpo', baseline: 'dpo', pairedSeeds: true, metrics: { open_recall: { ...iv(0, 0, 0), p: 1 }, closed_accuracy: { ...iv(0.93, -1.85, 3.7), p: 0.6543 }, closed_accuracy_strict: { ...iv(0.93, -1.85, 3.7), p: 0.6543 } } },
+      { variant: 'mmedpo', baseline: 'sft', pairedSeeds: true, metrics: { open_recall: { ...iv(-11.11, -17.5, -5.02), p: 0.001998 }, closed_accuracy: { ...iv(-15.74, -25, -6.48), p: 0.004 }, closed_accuracy_strict: { ...iv(-15.74, -25, -6.48), p: 0.004 } } },
+    ],
+    notes: [],
+  };
+}
+const demoRows: ResultsRow[] = vqaStats([3]).variants.map((v) => ({ variant: v.variant, totals: Object.fromEntries(Object.entries(v.metrics).map(([k, m]) => [k, m.estimate])) }));
+
+describe('results table with intervals and p-values', () => {
+  test('markdown: mean [lo, hi] per cell, best bold by estimate, paired rows with Δ [CI] and p, a footnote (one seed: the item bootstrap)', () => {
+    const md = renderResultsTable(demoRows, 'vqa', vqaStats([3])).markdown.trim().split('\n');
+    expect(md[0]).toBe('| Model | Open recall | Closed accuracy | Closed accuracy (strict) |');
+    expect(md[2]).toBe('| base | 0.36 [0.00, 1.10] | 30.56 [22.20, 39.81] | 3.70 [0.93, 7.41] |');
+    expect(md[3]).toBe('| + SFT | **18.64 [12.10, 25.30]** | **59.26 [50.00, 68.52]** | **59.26 [50.00, 68.52]** |');
+    expect(md[5]).toBe('| + MMedPO | 7.53 [3.20, 12.90] | 43.52 [34.26, 52.78] | 43.52 [34.26, 52.78] |');
+    expect(md[6]).toBe('| *paired difference [CI], p* | | | |');
+    expect(md[7]).toBe('| MMedPO − DPO | 0.00 [0.00, 0.00], p = 1.000 | +0.93 [-1.85, 3.70], p = 0.654 | +0.93 [-1.85, 3.70], p = 0.654 |');
+    expect(md[8]).toBe('| MMedPO − SFT | -11.11 [-17.50, -5.02], p = 0.002 | -15.74 [-25.00, -6.48], p = 0.004 | -15.74 [-25.00, -6.48], p = 0.004 |');
+    expect(md[10]).toBe(
+      'Values: seed 3; [95% CI]: percentile bootstrap over the 189 test items (stratified: 81 + 108), B = 1000, seed 3. Differences: paired on the same resampled items; p: two-sided paired bootstrap, p = min(1, 2(1 + #sign flips)/(B + 1)).',
+    );
+    expect(md).toHaveLength(11);
+  });
+  test('several seeds: the footnote says mean over seeds and that the seeds are resampled too', () => {
+    const md = renderResultsTable(demoRows, 'vqa', vqaStats([0, 1, 2])).markdown;
+    expect(md).toContain('Values: mean over training seeds 0, 1, 2; [95% CI]: percentile bootstrap over the 189 test items (stratified: 81 + 108) and the seeds');
+    expect(md).toContain('paired on the same resampled items and seeds;');
+  });
+  test('csv: value, CI low, CI high, p per metric; comparisons as rows', () => {
+    const csv = renderResultsTable(demoRows, 'vqa', vqaStats([0, 1])).csv.trim().split('\n');
+    expect(csv[0]).toBe(
+      'variant,model,seeds,Open recall,Open recall CI low,Open recall CI high,Open recall p,Closed accuracy,Closed accuracy CI low,Closed accuracy CI high,Closed accuracy p,Closed accuracy (strict),Closed accuracy (strict) CI low,Closed accuracy (strict) CI high,Closed accuracy (strict) p',
+    );
+    expect(csv[1]).toBe('base,base,0 1,0.36,0.00,1.10,,30.56,22.20,39.81,,3.70,0.93,7.41,');
+    expect(csv[5]).toBe('mmedpo-vs-dpo,MMedPO − DPO,,0.00,0.00,0.00,1.0000,0.93,-1.85,3.70,0.6543,0.93,-1.85,3.70,0.6543');
+    expect(csv).toHaveLength(7);
+  });
+  test('a variant or metric the statistics lack falls back to its total', () => {
+    const stats = vqaStats([3]);
+    const md = renderResultsTable([...demoRows, { variant: 'no-crs', totals: { open_recall: 5, closed_accuracy: 40 } }], 'vqa', stats).markdown;
+    expect(md).toContain('| ablation: w/o clinical relevance scores | 5.00 | 40.00 | – |');
+  });
+  test('HTML: intervals in the table, error bars on every bar, a forest plot per metric, still self-contained', () => {
+    const html = renderHtmlReport({ title: 't', rows: demoRows, format: 'vqa', curves: [], statistics: vqaStats([0, 1]) });
+    expect(html).toContain('<td>43.52 <small>[34.26, 52.78]</small></td>');
+    expect(html).toContain('<h2>Paired differences</h2>');
+    expect(html).toContain('<td>+0.93 [-1.85, 3.70], p = 0.654</td>');
+    expect((html.match(/<svg /g) ?? []).length).toBe(3 + 3); // bars + forest plot per metric
+    expect((html.match(/<path class="ci"/g) ?? []).length).toBe(4 * 3 + 2 * 3); // error bars + difference whiskers
+    expect((html.match(/<circle /g) ?? []).length).toBe(2 * 3);
+    expect(html).toContain('mean over training seeds 0, 1');
+    expect(html).not.toMatch(/<script|<link|<img|https?:\/\/(?!www\.w3\.org)/);
+  });
+});
