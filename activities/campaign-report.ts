@@ -1,11 +1,15 @@
-// The campaign's last step: results table (Markdown + CSV), HTML report with
-// training curves, and the campaign manifest — config and its hash, seeds,
-// prompt versions, model ids, package and git versions, every artifact key.
+// The campaign's last step: results table (Markdown + CSV) with bootstrap intervals and paired
+// p-values (core/stats.ts, from each evaluation's per-item scores and predictions in S3), HTML report
+// with training curves, and the campaign manifest — config and its hash, seeds, prompt versions,
+// model ids, package and git versions, every artifact key, the results and their statistics.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { EvalOutcome, ResultsStatistics } from '../core/contracts';
 import { overlapWarnings } from '../core/dataset';
+import { parsePredictionsJsonl, type Convention, type ItemScores } from '../core/metrics';
 import { renderHtmlReport, renderResultsTable } from '../core/report';
+import { resultsStatistics, type ScoredRun } from '../core/stats';
 import { artifactStore } from '../lib/env';
 import type { ReportInput } from './campaign';
 import type { DatasetManifest } from './ingest';
@@ -55,11 +59,42 @@ function promptVersions(): Record<string, string> {
   );
 }
 
+/** The seed an evaluation's model was trained with (absent: the campaign seed). */
+const seedOf = (e: EvalOutcome, campaignSeed: number) => e.seed ?? campaignSeed;
+
+/** One row per variant: its totals averaged over the seeds it was evaluated with. */
+function meanTotals(evals: readonly EvalOutcome[]): { variant: string; totals: Record<string, number> }[] {
+  const by = new Map<string, EvalOutcome[]>();
+  for (const e of evals) by.set(e.variant, [...(by.get(e.variant) ?? []), e]);
+  return [...by.entries()].map(([variant, es]) => {
+    const keys = Object.keys(es[0]!.totals).filter((k) => es.every((e) => typeof e.totals[k] === 'number'));
+    return { variant, totals: Object.fromEntries(keys.map((k) => [k, es.reduce((a, e) => a + e.totals[k]!, 0) / es.length])) };
+  });
+}
+
+/**
+ * Intervals and paired p-values from the evaluations' stored per-item scores (scorePredictions'
+ * document under scoresKey) and their predictions (for the corpus metrics); undefined with no evaluation.
+ */
+async function evaluationStatistics(input: ReportInput, format: 'vqa' | 'report'): Promise<ResultsStatistics | undefined> {
+  if (!input.evals.length) return undefined;
+  const store = artifactStore();
+  const runs: ScoredRun[] = [];
+  for (const e of input.evals) {
+    const doc = await store.getJson<{ predictionsKey: string; convention: Convention; items: ItemScores[] }>(e.scoresKey);
+    const predictions = parsePredictionsJsonl((await store.getBytes(doc.predictionsKey)).toString('utf8'));
+    runs.push({ variant: e.variant, seed: seedOf(e, input.config.seed), convention: doc.convention, predictions, perItem: doc.items });
+  }
+  const b = input.config.evaluation.bootstrap;
+  return resultsStatistics(format, runs, { seed: input.config.seed, resamples: b.resamples, confidence: b.confidence });
+}
+
 export async function writeCampaignReport(input: ReportInput): Promise<{ manifestKey: string; reportKeys: { markdown: string; csv: string; html: string }; table: string }> {
   const store = artifactStore();
   const format = input.config.dataset.format === 'r2gen' ? 'report' : 'vqa';
-  const rows = input.evals.map((e) => ({ variant: e.variant, totals: e.totals }));
-  const { markdown, csv } = renderResultsTable(rows, format);
+  const rows = meanTotals(input.evals);
+  const statistics = await evaluationStatistics(input, format);
+  const { markdown, csv } = renderResultsTable(rows, format, statistics);
   const curves: { variant: string; loss: number[]; rewardMargin?: number[] }[] = [];
   for (const t of input.trains) {
     if (!t.metricsKey) continue;
@@ -79,7 +114,7 @@ export async function writeCampaignReport(input: ReportInput): Promise<{ manifes
     ...input.trains.filter((t) => t.skipped).map((t) => `${t.variant}: not trained — ${t.skipped}`),
     ...(input.config.models.target.baseURL ? [] : ['Offline engines (heuristic judge and debate agents) produced the curation; see the README.']),
   ];
-  const html = renderHtmlReport({ title: `MMedPO campaign ${input.campaignId}`, rows, format, curves, notes });
+  const html = renderHtmlReport({ title: `MMedPO campaign ${input.campaignId}`, rows, format, curves, notes, statistics });
   const reportKeys = {
     markdown: (await store.putBytes('reports', Buffer.from(markdown), { ext: '.md', contentType: 'text/markdown' })).key,
     csv: (await store.putBytes('reports', Buffer.from(csv), { ext: '.csv', contentType: 'text/csv' })).key,
@@ -93,7 +128,8 @@ export async function writeCampaignReport(input: ReportInput): Promise<{ manifes
     quarantine: input.merge.quarantineKey,
     preferenceSets: Object.fromEntries(input.merge.sets.map((x) => [x.variant, { jsonl: x.datasetKey, llava: x.llavaKey, pairs: x.pairs, stats: x.stats }])),
     adapters: Object.fromEntries(input.trains.filter((t) => t.adapterKey).map((t) => [t.variant, { adapter: t.adapterKey, metrics: t.metricsKey }])),
-    evaluations: Object.fromEntries(input.evals.map((e) => [e.variant, { predictions: e.predictionsKey, scores: e.scoresKey }])),
+    // One entry per evaluation: the variant's name, or variant@seed for an evaluation with an explicit training seed.
+    evaluations: Object.fromEntries(input.evals.map((e) => [e.seed === undefined ? e.variant : `${e.variant}@${e.seed}`, { predictions: e.predictionsKey, scores: e.scoresKey }])),
     reports: reportKeys,
   };
   const manifest = {
@@ -114,7 +150,9 @@ export async function writeCampaignReport(input: ReportInput): Promise<{ manifes
     versions: { git: gitVersion(), packages: packageVersions() },
     artifacts,
     splitHygiene,
-    results: Object.fromEntries(input.evals.map((e) => [e.variant, e.totals])),
+    // Totals per variant (mean over its seeds), and their intervals and paired p-values.
+    results: Object.fromEntries(rows.map((r) => [r.variant, r.totals])),
+    statistics: statistics ?? null,
   };
   const manifestKey = (await store.putJson('campaigns', manifest)).key;
   // A stable pointer per campaign id, for `campaign report` on a machine without the history.

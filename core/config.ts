@@ -234,6 +234,14 @@ export const CampaignConfigSchema = z
         maxNewTokensVqa: z.number().int().positive().default(64),
         maxNewTokensReport: z.number().int().positive().default(1024),
         temperature: z.number().min(0).default(0.2),
+        /**
+         * The results table's 95% intervals and paired p-values (core/stats.ts): B bootstrap resamples
+         * (the smallest p reported is 2/(B + 1)) and the confidence level.
+         */
+        bootstrap: z
+          .object({ resamples: z.number().int().min(100).max(100_000).default(1000), confidence: z.number().gt(0.5).lt(1).default(0.95) })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -12,6 +12,7 @@ import { artifactStore, resolveRuntime, stackHome, workflowUrl } from '../../lib
 import { decodePayloadsIn } from '../../lib/codec';
 import { connectClient } from '../../lib/temporal';
 import { action, printJson, UserError } from '../util';
+import { registerCompare } from './compare';
 import type { LaneProgress } from '../../workflows/curation-lane';
 import type { ShardProgress } from '../../workflows/curation-shard';
 
@@ -311,6 +312,8 @@ export function register(program: Command): void {
         if (url) console.log(`web ui    ${url}`);
       }),
     );
+
+  registerCompare(c);
 
   c.command('rerun')
     .description('start a new campaign with the exact config of ID (with the reply cache warm, same artifact keys)')
