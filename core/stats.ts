@@ -5,13 +5,16 @@
 // Statistic. Every metric is recomputed on a resampled test set exactly as scorePredictions computes
 // it on the whole one (core/metrics), so the full-sample value equals the stored total:
 //   - per-item-mean metrics — VQA open recall (mean over open questions), closed accuracy and its
-//     variants (over closed questions), ROUGE-L and METEOR (pycoco: mean over studies), and under the
-//     mmedpo-release convention also BLEU (per-item nltk BLEU averaged): the mean of the stored
-//     per-item values over the resampled items that carry the metric;
+//     variants (over closed questions), ROUGE-L (pycoco: mean over studies), and under the
+//     mmedpo-release convention also BLEU and METEOR (per-item nltk scores averaged): the mean of the
+//     stored per-item values over the resampled items that carry the metric;
 //   - corpus metrics — pycoco BLEU-1..4 (clipped n-gram counts and lengths summed over studies, then
 //     one brevity penalty: pycocoCorpusBleu on the resample's pycocoBleuStats) and clinical efficacy
 //     P/R/F1 micro and macro (clinicalEfficacy on the resample's labels): recomputed per resample from
-//     per-item sufficient statistics, never averaged per item.
+//     per-item sufficient statistics, never averaged per item;
+//   - pycoco METEOR gets no interval: it is METEOR 1.5's aggregate over the jar's summed per-segment
+//     statistics (lib/meteor15.ts), and the scores document keeps only the per-segment scores, whose
+//     mean is another number. The table shows its total alone, and `notes` says why.
 //
 // Resampling (one procedure for one seed and for several):
 //   θ_{v,s}(I) = a metric of variant v, training seed s, on the item multiset I.
@@ -269,7 +272,8 @@ export function bootstrapResults(input: BootstrapInput): ResultsStatistics {
 
 /** The keys averaged per item (as scorePredictions does) for the report format, by convention; the others are corpus statistics. */
 const REPORT_MEAN_KEYS: Record<Convention, readonly string[]> = {
-  pycoco: ['rouge_l', 'meteor'],
+  // not meteor: under pycoco it is METEOR 1.5's corpus aggregate, not a mean of the stored segment scores
+  pycoco: ['rouge_l'],
   'mmedpo-release': ['bleu1', 'bleu2', 'bleu3', 'bleu4', 'bleu', 'bleu_avg', 'rouge_l', 'meteor'],
 };
 
@@ -368,6 +372,8 @@ export function resultsStatistics(
   const ids = (runs[0]?.predictions ?? []).map((p) => p.id).filter((id) => maps.every((m) => m.preds.has(id) && m.scores.has(id)));
   const most = Math.max(0, ...runs.map((r) => r.predictions.length));
   if (ids.length < most) notes.push(`intervals on the ${ids.length} test items every evaluation holds (an evaluation holds ${most})`);
+  if (format === 'report' && convention === 'pycoco' && runs.some((r) => r.perItem.some((p) => 'meteor' in p.scores)))
+    notes.push("METEOR has no interval: METEOR 1.5's corpus score aggregates the jar's per-segment statistics, which the scores document does not keep");
   const aligned = runs.map((r, i) => ({ run: r, preds: ids.map((id) => maps[i]!.preds.get(id)!), scores: ids.map((id) => maps[i]!.scores.get(id)!) }));
   const first = aligned[0]?.preds ?? [];
   const strata =
