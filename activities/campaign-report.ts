@@ -9,7 +9,8 @@ import type { EvalOutcome, ResultsStatistics } from '../core/contracts';
 import { overlapWarnings } from '../core/dataset';
 import { parsePredictionsJsonl, type Convention, type ItemScores } from '../core/metrics';
 import { renderHtmlReport, renderResultsTable } from '../core/report';
-import { resultsStatistics, type ScoredRun } from '../core/stats';
+import type { CampaignConfig } from '../core/config';
+import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, resultsStatistics, type ScoredRun } from '../core/stats';
 import { artifactStore } from '../lib/env';
 import type { ReportInput } from './campaign';
 import type { DatasetManifest } from './ingest';
@@ -85,8 +86,9 @@ async function evaluationStatistics(input: ReportInput, format: 'vqa' | 'report'
     const predictions = parsePredictionsJsonl((await store.getBytes(doc.predictionsKey)).toString('utf8'));
     runs.push({ variant: e.variant, seed: seedOf(e, input.config.seed), convention: doc.convention, predictions, perItem: doc.items });
   }
-  const b = input.config.evaluation.bootstrap;
-  return resultsStatistics(format, runs, { seed: input.config.seed, resamples: b.resamples, confidence: b.confidence });
+  // A campaign started before evaluation.bootstrap existed carries a config without it: the defaults.
+  const b: Partial<CampaignConfig['evaluation']['bootstrap']> = input.config.evaluation.bootstrap ?? {};
+  return resultsStatistics(format, runs, { seed: input.config.seed, resamples: b.resamples ?? DEFAULT_RESAMPLES, confidence: b.confidence ?? DEFAULT_CONFIDENCE });
 }
 
 export async function writeCampaignReport(input: ReportInput): Promise<{ manifestKey: string; reportKeys: { markdown: string; csv: string; html: string }; table: string }> {
