@@ -6,6 +6,7 @@
 // Secrets are *referenced* by env-var name (`apiKeyEnv`), never stored by value:
 // the config travels through workflow history and must stay secret-free.
 import { z } from 'zod';
+import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES } from './stats';
 
 const envVarName = z
   .string()
@@ -239,7 +240,7 @@ export const CampaignConfigSchema = z
          * (the smallest p reported is 2/(B + 1)) and the confidence level.
          */
         bootstrap: z
-          .object({ resamples: z.number().int().min(100).max(100_000).default(1000), confidence: z.number().gt(0.5).lt(1).default(0.95) })
+          .object({ resamples: z.number().int().min(100).max(100_000).default(DEFAULT_RESAMPLES), confidence: z.number().gt(0.5).lt(1).default(DEFAULT_CONFIDENCE) })
           .strict()
           .prefault({}),
       })
