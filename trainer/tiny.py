@@ -1,6 +1,8 @@
-"""The tiny LLaVA configuration: same architecture as LLaVA-1.5 (CLIP vision tower, 2-layer MLP
-projector, Llama language model), a few hundred thousand parameters, and a word-level tokenizer
-built from a small built-in radiology corpus. Deterministic: same seed → same files."""
+"""`init-tiny`: a CPU-sized, randomly initialised model of a supported family (default `llava`: the
+LLaVA-1.5 architecture — CLIP vision tower, 2-layer MLP projector, Llama language model), built from that
+family's own `transformers` config classes (`families.py`), a few hundred thousand parameters, with a
+word-level tokenizer trained offline on a small built-in radiology corpus, the family's processor and its chat
+template. Nothing is downloaded. Deterministic: same family and seed → same bytes."""
 from __future__ import annotations
 
 import json
@@ -9,8 +11,6 @@ import re
 from collections import Counter
 
 import torch
-
-SPECIALS = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
 
 # Small built-in radiology corpus (our own sentences): report phrases, VQA questions and answers.
 BUILTIN_CORPUS = """
@@ -31,74 +31,67 @@ How many lesions are present? One. Two. Multiple. Is the abnormality on the left
 A chat between a curious human and an artificial intelligence assistant. The assistant gives
 helpful, detailed, and polite answers to the human's questions. USER: ASSISTANT: [INST] [/INST]
 Describe the image. Write the findings of this radiology report. Findings: Impression:
+system user assistant model You are a helpful assistant. User: Assistant: [INST] [/INST]
 """
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 
 
-def build_tokenizer(corpus: str, min_count: int = 1):
-    """A word-level tokenizer (lowercased words and punctuation) trained on `corpus`."""
+_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def build_tokenizer(corpus: str, specials: list[str], named: dict[str, str], bos: str, eos: str, pad: str,
+                    min_count: int = 1):
+    """A word-level tokenizer (lowercased words and punctuation) trained on `corpus` with the `tokenizers`
+    library; `specials` (a family's image/turn markers) are special tokens, `named` gives the processor-facing
+    attributes (`tokenizer.image_token` …). Ids: <unk> 0, then bos/eos/pad, then specials, then words."""
     from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
     from tokenizers.models import WordLevel
     from transformers import PreTrainedTokenizerFast
 
     counts = Counter(_WORD.findall(corpus.lower()))
     words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
-    vocab = {t: i for i, t in enumerate(SPECIALS)}
-    for w in words:
-        vocab.setdefault(w, len(vocab))
+    vocab: dict[str, int] = {}
+    for t in ["<unk>", bos, eos, pad, *specials, *words]:
+        vocab.setdefault(t, len(vocab))
     tok = Tokenizer(WordLevel(vocab=vocab, unk_token="<unk>"))
     tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace()])
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.decoder = decoders.WordPiece(prefix="##", cleanup=True)  # joins with spaces, tidies punctuation
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-        extra_special_tokens={"image_token": "<image>"},
-    )
-    fast.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token=bos, eos_token=eos,
+                                   pad_token=pad, extra_special_tokens=named)
+    extra = [t for t in specials if t not in (bos, eos, pad)]
+    fast.add_special_tokens({"additional_special_tokens": extra})
     return fast
 
 
-def tiny_config(vocab_size: int, image_token_id: int, pad_token_id: int, image_size: int = 32, patch: int = 8,
-                hidden: int = 64, layers: int = 2, heads: int = 4, vision_hidden: int = 32):
-    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
+def init_tiny(out: str, family: str = "llava", corpus_file: str | None = None, seed: int = 0, image_size: int = 32,
+              hidden: int = 64, layers: int = 2) -> str:
+    """Write the tiny model of `family` to `out` (config, safetensors weights, tokenizer, processor with its
+    chat template, generation config). Raises UnsupportedModel for an unknown family."""
+    import warnings
 
-    vision = CLIPVisionConfig(hidden_size=vision_hidden, intermediate_size=vision_hidden * 2, num_hidden_layers=2,
-                              num_attention_heads=2, image_size=image_size, patch_size=patch, projection_dim=vision_hidden)
-    text = LlamaConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-                       num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=2048,
-                       bos_token_id=1, eos_token_id=2, pad_token_id=pad_token_id, tie_word_embeddings=False)
-    return LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_token_id,
-                       image_seq_length=(image_size // patch) ** 2, vision_feature_select_strategy="default",
-                       vision_feature_layer=-2, pad_token_id=pad_token_id)
+    from transformers import AutoModelForImageTextToText, GenerationConfig
 
+    from .families import family_of
 
-def init_tiny(out: str, corpus_file: str | None = None, image_size: int = 32, seed: int = 0, hidden: int = 64,
-              layers: int = 2, patch: int = 8) -> str:
-    from transformers import CLIPImageProcessor, LlavaForConditionalGeneration
-
+    fam = family_of(family)
     corpus = BUILTIN_CORPUS
     if corpus_file:
         with open(corpus_file, encoding="utf8") as f:
             corpus += "\n" + f.read()
-    tok = build_tokenizer(corpus)
-    cfg = tiny_config(len(tok), tok.convert_tokens_to_ids("<image>"), tok.pad_token_id, image_size=image_size,
-                      patch=patch, hidden=hidden, layers=layers, heads=max(2, hidden // 16))
-    torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(cfg)
-    os.makedirs(out, exist_ok=True)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ip = CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size})
-    ip.save_pretrained(out)
-    from transformers import LlavaProcessor
-
-    LlavaProcessor(image_processor=ip, tokenizer=tok, patch_size=patch, vision_feature_select_strategy="default",
-                   num_additional_image_tokens=1).save_pretrained(out)  # AutoProcessor.from_pretrained(out) works
+        cfg, proc, eos_ids = fam.tiny(corpus, image_size=image_size, hidden=hidden, layers=layers)
+        torch.manual_seed(seed)
+        model = AutoModelForImageTextToText.from_config(cfg)
+        tok = proc.tokenizer
+        model.generation_config = GenerationConfig(bos_token_id=tok.bos_token_id, pad_token_id=tok.pad_token_id,
+                                                   eos_token_id=eos_ids if len(eos_ids) > 1 else eos_ids[0])
+        os.makedirs(out, exist_ok=True)
+        model.save_pretrained(out)
+        proc.save_pretrained(out)
     with open(os.path.join(out, "mmedpo_model.json"), "w") as f:
-        json.dump({"kind": "tiny-llava", "seed": seed, "imageSize": image_size, "hidden": hidden, "layers": layers,
-                   "template": "vicuna_v1"}, f, indent=1, sort_keys=True)
+        json.dump({"kind": f"tiny-{family}", "family": family, "seed": seed, "imageSize": image_size, "hidden": hidden,
+                   "layers": layers, "params": sum(p.numel() for p in model.parameters())}, f, indent=1, sort_keys=True)
     return out

@@ -1,379 +1,435 @@
-"""The training loop shared by `sft` and `dpo`: deterministic data order, gradient accumulation,
-cosine schedule with warm-up, checkpoints that resume bit-for-bit on CPU, SIGTERM → checkpoint + exit 75."""
+"""`sft` and weighted `dpo` on `transformers.Trainer`.
+
+What is ours and small: the collators (x* and s′ travel with each pair, `batching.py`), `compute_loss` calling
+the pure weighted loss (Eq. 3), the optional reference log-prob cache, TRL-style metrics, and a callback that
+prints the JSON progress lines the training activity turns into heartbeats and checkpoint uploads. Everything
+else is the Trainer's: data order and sharding, gradient accumulation, AdamW + cosine schedule, clipping,
+mixed precision, DDP / FSDP / DeepSpeed through accelerate, checkpoints (safetensors weights, optimizer,
+scheduler, RNG, trainer state; loaded with weights_only=True), rotation, resume, MLflow / TensorBoard.
+
+Progress lines (stdout, one JSON object each, main process only):
+  start {mode, family, pairs, totalSteps, trainableParams, device, dtype, batchSize, microBatchSize,
+         gradientAccumulation, processes}
+  resumed {step, checkpoint}       refCache {pairs, seconds}
+  step {step, totalSteps, epoch, loss, lr, gradNorm, stepTime, tokensPerSec, [DPO: rewardMargin,
+        rewardAccuracy, rewardChosen, rewardRejected, logpsChosen, logpsRejected, weightMean]}
+  checkpoint {step, checkpoint}    preempted {step, checkpoint}    done {adapter, metrics, steps, finalLoss, checkpoint}
+SIGTERM: every process finishes the current step, one checkpoint is written, exit 75."""
 from __future__ import annotations
 
-import contextlib
-import copy
+import functools
 import hashlib
 import json
 import logging
 import math
 import os
-import random
 import shutil
 import signal
 import sys
 import time
 
-import numpy as np
 import torch
 
-from . import EXIT_PREEMPTED
-from .data import load_preferences, load_sft
-from .modeling import Loaded, Packed, image_features, load_image, load_model, pack, pack_rows, packed_logps, \
-    pixel_values, prompt_ids, response_ids, weighted_dpo_loss
+from . import EXIT_PREEMPTED, emit
+from .batching import PreferenceCollator, SFTCollator
+from .data import DataError, load_preferences, load_sft
+from .modeling import load_model, sequence_logps, weighted_dpo_loss
 
 log = logging.getLogger("trainer")
 
-
-def emit(event: str, **kw) -> None:
-    sys.stdout.write(json.dumps({"event": event, **kw}) + "\n")
-    sys.stdout.flush()
+RUN_FILE = "mmedpo_run.json"      # in each checkpoint: what it must match to be resumed
+REF_FILE = "ref_logps.safetensors"  # in each checkpoint of a --ref-cache run: [pairs, 2] reference log-probs
 
 
-def set_determinism(seed: int, threads: int | None, device: torch.device) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-    if device.type == "cpu":
+class Records(torch.utils.data.Dataset):
+    """The set as (index, record) items: the index keys the reference cache."""
+
+    def __init__(self, records: list[dict]):
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int):
+        return i, self.records[i]
+
+
+@functools.cache
+def trainer_classes():
+    """(MMedPOTrainer, Progress, MLflowRun). Defined late: transformers' Trainer pulls in accelerate and the
+    tracking integrations, which `generate` / `serve` do not need."""
+    from transformers import Trainer, TrainerCallback
+    from transformers.integrations import MLflowCallback
+
+    class MMedPOTrainer(Trainer):
+        """`transformers.Trainer` whose loss is ours: SFT token-mean NLL over the answers, or MMedPO's weighted DPO.
+
+        The loss of a micro-batch is normalized over the whole optimizer step (all micro-batches, all
+        processes: pairs for DPO, answer tokens for SFT), so accumulation and data parallelism give the
+        same step as one big batch (`loss_is_scaled_for_ga`)."""
+
+        def __init__(self, *a, mode: str, beta: float, attn_impl: str, compute_dtype: torch.dtype, use_lora: bool,
+                     **kw):
+            super().__init__(*a, **kw)
+            self.mode, self.beta, self.attn_impl, self.compute_dtype = mode, beta, attn_impl, compute_dtype
+            self.use_lora = use_lora
+            self.loss_is_scaled_for_ga = True
+            self.ref_logps: torch.Tensor | None = None  # [pairs, 2] when cached
+            self.want_ref_cache = False
+            self.ref_cache_done = None  # callable(seconds) after the cache is built
+            self.run_info: dict = {}
+            self._stats = None
+
+        # -- loss ------------------------------------------------------------------------------------
+        def _get_num_items_in_batch(self, batch_samples, device):
+            key = "weights" if self.mode == "dpo" else "tgt_ids"
+            n = torch.tensor(sum(int(b[key].numel()) for b in batch_samples), device=device)
+            if self.accelerator.num_processes > 1:
+                n = self.accelerator.reduce(n, "sum")
+            return n
+
+        def _logps(self, model, inputs):
+            return sequence_logps(model, inputs, self.attn_impl, self.compute_dtype)
+
+        @torch.no_grad()
+        def reference_logps(self, inputs) -> torch.Tensor:
+            """log π_ref of every sequence [2n]: the cache, or the policy with its LoRA disabled (the base, or the
+            base with the SFT adapter merged in). Full fine-tuning always uses the cache (built before step 1,
+            when the policy is the reference): no second model copy."""
+            if self.ref_logps is not None:
+                c = self.ref_logps[inputs["pair_index"].cpu()].to(inputs["weights"].device)
+                return torch.cat([c[:, 0], c[:, 1]])
+            unwrapped = self.accelerator.unwrap_model(self.model)
+            with unwrapped.disable_adapter():
+                return self._logps(self.model, inputs)[0]
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            logps, counts = self._logps(model, inputs)
+            if num_items_in_batch is None:  # not a training step (no accumulation bookkeeping)
+                num_items_in_batch = inputs["weights"].numel() if self.mode == "dpo" else inputs["tgt_ids"].numel()
+            norm = float(num_items_in_batch)
+            if self.mode == "sft":
+                loss_sum = -logps.sum()
+                stats = torch.stack([inputs["tokens"].to(logps.dtype).detach(), torch.ones((), device=logps.device)])
+            else:
+                w = inputs["weights"]
+                n = w.shape[0]
+                ref = self.reference_logps(inputs)
+                losses, cr, rr = weighted_dpo_loss(logps[:n], logps[n:], ref[:n], ref[n:], w, self.beta)
+                loss_sum = losses.sum()
+                d = lambda t: t.detach().sum()  # noqa: E731
+                stats = torch.stack([inputs["tokens"].to(logps.dtype), d(cr), d(rr), d(cr - rr), d((cr > rr).float()),
+                                     d(logps[:n]), d(logps[n:]), d(w), torch.tensor(float(n), device=w.device)])
+            self._stats = stats if self._stats is None else self._stats + stats
+            # DDP / FSDP / DeepSpeed average gradients over processes: × processes keeps the step a sum over all
+            # its pairs divided by their number
+            loss = loss_sum / norm * self.accelerator.num_processes
+            return (loss, {"logps": logps}) if return_outputs else loss
+
+        def log(self, logs: dict, start_time=None) -> None:
+            if "loss" in logs and self._stats is not None:
+                s = self._stats.detach().double()
+                if self.accelerator.num_processes > 1:
+                    s = self.accelerator.reduce(s, "sum")
+                s = s.tolist()
+                self._stats = None
+                logs["tokens"] = s[0]
+                if self.mode == "dpo":
+                    n = max(s[8], 1.0)
+                    logs.update({"rewards/chosen": s[1] / n, "rewards/rejected": s[2] / n, "rewards/margins": s[3] / n,
+                                 "rewards/accuracies": s[4] / n, "logps/chosen": s[5] / n, "logps/rejected": s[6] / n,
+                                 "weights/mean": s[7] / n})
+            super().log(logs, start_time)
+
+        # -- reference cache -------------------------------------------------------------------------------
+        @torch.no_grad()
+        def build_ref_cache(self) -> None:
+            """Reference log-probs of every pair, once, with the prepared (possibly sharded) model before its
+            first update. Each process takes every world-th pair; all run the same number of forwards (FSDP and
+            ZeRO-3 gather weights inside forward); results are gathered in dataset order."""
+            from accelerate.utils import gather_object
+
+            t0 = time.perf_counter()
+            model = self.model_wrapped
+            was_training = model.training
+            model.eval()
+            N, P, rank = len(self.train_dataset), self.accelerator.num_processes, self.accelerator.process_index
+            mine = list(range(rank, N, P))
+            per = self.args.per_device_train_batch_size
+            n_batches = math.ceil(math.ceil(N / P) / per)
+            out: list[tuple[int, float, float]] = []
+            for b in range(n_batches):
+                idx = mine[b * per:(b + 1) * per] or mine[:1] or [0]  # every process runs every forward
+                batch = self._prepare_inputs(self.data_collator([self.train_dataset[i] for i in idx]))
+                if self.use_lora:
+                    with self.accelerator.unwrap_model(self.model).disable_adapter():
+                        lp = self._logps(model, batch)[0]
+                else:
+                    lp = self._logps(model, batch)[0]
+                n = len(idx)
+                if b * per < len(mine):
+                    out += [(i, float(lp[k]), float(lp[n + k])) for k, i in enumerate(idx)]
+            allv = gather_object(out) if P > 1 else out
+            ref = torch.zeros((N, 2), dtype=torch.float32)
+            for i, c, r in allv:
+                ref[i, 0], ref[i, 1] = c, r
+            self.ref_logps = ref
+            if was_training:
+                model.train()
+            if self.ref_cache_done:
+                self.ref_cache_done(time.perf_counter() - t0)
+
+        def _prepare_for_training(self, max_steps, train_dataloader, resume_from_checkpoint):
+            model, dl = super()._prepare_for_training(max_steps, train_dataloader, resume_from_checkpoint)
+            if self.want_ref_cache and self.ref_logps is None:
+                self.build_ref_cache()
+            return model, dl
+
+        def _save_checkpoint(self, model, trial):
+            super()._save_checkpoint(model, trial)
+            if self.args.should_save:
+                from safetensors.torch import save_file
+
+                d = os.path.join(self.args.output_dir, f"checkpoint-{self.state.global_step}")
+                with open(os.path.join(d, RUN_FILE), "w") as f:
+                    json.dump(self.run_info, f, indent=1, sort_keys=True)
+                if self.ref_logps is not None:
+                    save_file({"ref_logps": self.ref_logps.contiguous()}, os.path.join(d, REF_FILE))
+
+    class Progress(TrainerCallback):
+        """JSON progress lines (main process), `--pace-seconds`, and SIGTERM → checkpoint + stop (all processes
+        agree on the step: the flag is reduced over processes at every step end)."""
+
+        def __init__(self, trainer, pace: float):
+            self.trainer, self.pace = trainer, pace
+            self.sigterm = False
+            self.preempted = False
+            self.last_checkpoint: str | None = None
+            self._t = None
+            self._step_t0 = None
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+
+        def _on_sigterm(self, *_):
+            if not self.sigterm:
+                print("trainer: SIGTERM received, checkpointing after this step", file=sys.stderr, flush=True)
+            self.sigterm = True
+
+        def on_train_begin(self, args, state, control, **kw):
+            self._t = time.perf_counter()
+
+        def on_step_begin(self, args, state, control, **kw):
+            self._step_t0 = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            if self.pace > 0 and self._step_t0 is not None:
+                time.sleep(max(0.0, self.pace - (time.perf_counter() - self._step_t0)))
+            flag = self.sigterm
+            acc = self.trainer.accelerator
+            if acc.num_processes > 1:
+                t = torch.tensor(int(flag), device=acc.device)
+                torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+                flag = bool(t.item())
+            if flag and state.global_step < state.max_steps:
+                self.preempted = True
+                control.should_save = True
+                control.should_training_stop = True
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not state.is_world_process_zero or not logs or "loss" not in logs:
+                return
+            now = time.perf_counter()
+            dt = now - (self._t or now)
+            self._t = now
+            ev = {"step": state.global_step, "totalSteps": state.max_steps, "epoch": round(logs.get("epoch", 0.0), 4),
+                  "loss": logs["loss"], "lr": logs.get("learning_rate"), "gradNorm": logs.get("grad_norm"),
+                  "stepTime": round(dt, 4), "tokensPerSec": round(logs.get("tokens", 0.0) / dt, 1) if dt > 0 else None}
+            if "rewards/margins" in logs:
+                ev.update(rewardMargin=logs["rewards/margins"], rewardAccuracy=logs["rewards/accuracies"],
+                          rewardChosen=logs["rewards/chosen"], rewardRejected=logs["rewards/rejected"],
+                          logpsChosen=logs["logps/chosen"], logpsRejected=logs["logps/rejected"],
+                          weightMean=logs["weights/mean"])
+            emit("step", **ev)
+
+        def on_save(self, args, state, control, **kw):
+            self.last_checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+            if state.is_world_process_zero:
+                emit("checkpoint", step=state.global_step, checkpoint=self.last_checkpoint)
+
+    class MLflowRun(MLflowCallback):
+        """HF's MLflow callback attached to the run `tracking.attach_run` resolved (one run per campaign variant,
+        found again by its key on a retry), logging our options as parameters rather than the TrainingArguments
+        dump, whose per-attempt paths would conflict with the parameters of the attempt before."""
+
+        def __init__(self, params: dict):
+            super().__init__()
+            self.params = params
+
+        def setup(self, args, state, model):
+            self._log_artifacts, self._nested_run = False, False
+            self._async_log = True
+            if state.is_world_process_zero:
+                from .tracking import attach_run
+
+                attach_run(self._ml_flow, self.params)
+                self._auto_end_run = True
+            self._initialized = True
+
+    return MMedPOTrainer, Progress, MLflowRun
+
+
+def _is_distributed() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def set_determinism(seed: int, threads: int, cpu: bool) -> None:
+    from transformers import set_seed
+
+    set_seed(seed)
+    if cpu:
         torch.set_num_threads(threads or 1)
         torch.use_deterministic_algorithms(True)
     elif threads:
         torch.set_num_threads(threads)
 
 
-def rng_state() -> dict:
-    st = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        st["cuda"] = torch.cuda.get_rng_state_all()
-    return st
+def run_fingerprint(records: list[dict], mode: str, opts: dict, world: int) -> str:
+    """What a checkpoint must match to be resumed: the records (image paths by file name only: a retry stages
+    the same images under another work dir) and the options that shape the run."""
+    data = hashlib.sha256(json.dumps([{k: (os.path.basename(v) if k in ("image", "rejected_image") else v)
+                                       for k, v in r.items()} for r in records], sort_keys=True).encode()).hexdigest()
+    shape = {k: opts[k] for k in ("learningRate", "batchSize", "gradientAccumulation", "epochs", "maxSteps", "beta",
+                                  "maxLength", "warmupRatio", "maxGradNorm", "weightDecay", "lora", "seed",
+                                  "sharePrompt", "refCache")}
+    return hashlib.sha256(json.dumps({"data": data, "mode": mode, "processes": world, **shape},
+                                     sort_keys=True).encode()).hexdigest()[:16]
 
 
-def set_rng_state(st: dict) -> None:
-    random.setstate(st["python"])
-    np.random.set_state(st["numpy"])
-    torch.set_rng_state(st["torch"])
-    if "cuda" in st and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(st["cuda"])
-
-
-class Preempt:
-    """SIGTERM sets a flag; the loop finishes the current optimizer step, checkpoints and exits 75."""
-
-    def __init__(self):
-        self.requested = False
-        signal.signal(signal.SIGTERM, self._on)
-
-    def _on(self, *_):
-        if not self.requested:
-            print("trainer: SIGTERM received, checkpointing after this step", file=sys.stderr, flush=True)
-        self.requested = True
-
-
-def file_sha(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
-
-
-class Batcher:
-    """Turns dataset records into packed model inputs; decoded images are cached for small sets."""
-
-    def __init__(self, ld: Loaded, max_length: int, cache: bool, share_prompt: bool = True):
-        self.ld, self.max_length, self.cache = ld, max_length, {} if cache else None
-        self.share_prompt = share_prompt
-        self._tok: dict = {}
-
-    def pixels(self, paths: list[str]) -> torch.Tensor:
-        out = []
-        for p in paths:
-            if self.cache is not None and p in self.cache:
-                out.append(self.cache[p])
-                continue
-            t = pixel_values(self.ld, [load_image(p)])[0]
-            if self.cache is not None:
-                self.cache[p] = t
-            out.append(t)
-        return torch.stack(out)
-
-    def ids(self, kind: str, text: str, prompt: str | None = None) -> list[int]:
-        key = (kind, text, prompt)
-        if key not in self._tok:
-            self._tok[key] = prompt_ids(self.ld, text) if kind == "p" else response_ids(self.ld, text, prompt)
-        return self._tok[key]
-
-    def _images(self, paths: list[str]):
-        uniq = list(dict.fromkeys(paths))
-        return {p: i for i, p in enumerate(uniq)}, self.pixels(uniq)
-
-    def sft(self, recs: list[dict]) -> Packed:
-        index, px = self._images([r["image"] for r in recs])
-        rows = [{"prompt": self.ids("p", r["prompt"]), "responses": [self.ids("r", r["response"], r["prompt"])], "seqs": [i],
-                 "image": index[r["image"]]} for i, r in enumerate(recs)]
-        return pack_rows(self.ld, rows, len(recs), px, self.max_length)
-
-    def dpo(self, recs: list[dict]):
-        """Sequences 0..n-1 are the chosen answers on x, n..2n-1 the rejected ones on x* (the noised image
-        for D_v pairs). A D_t pair (x* = x) is one row with a shared prompt when share_prompt is on."""
-        n = len(recs)
-        index, px = self._images([r["image"] for r in recs] + [r["rejected_image"] for r in recs])
-        rows = []
-        for i, r in enumerate(recs):
-            p = self.ids("p", r["prompt"])
-            c, rj = self.ids("r", r["chosen"], r["prompt"]), self.ids("r", r["rejected"], r["prompt"])
-            if self.share_prompt and r["image"] == r["rejected_image"]:
-                rows.append({"prompt": p, "responses": [c, rj], "seqs": [i, n + i], "image": index[r["image"]]})
-            else:
-                rows.append({"prompt": p, "responses": [c], "seqs": [i], "image": index[r["image"]]})
-                rows.append({"prompt": p, "responses": [rj], "seqs": [n + i], "image": index[r["rejected_image"]]})
-        w = torch.tensor([r["weight"] for r in recs], dtype=torch.float32, device=self.ld.device)
-        return pack_rows(self.ld, rows, 2 * n, px, self.max_length), w
-
-    def dpo_standard(self, recs: list[dict]):
-        """The conventional layout ([chosen…; rejected…] rows, right-padded, completion mask, per-row pixels),
-        e.g. to hand the same batch to TRL."""
-        prompts = [self.ids("p", r["prompt"]) for r in recs]
-        resp = [self.ids("r", r["chosen"], r["prompt"]) for r in recs] + \
-            [self.ids("r", r["rejected"], r["prompt"]) for r in recs]
-        ids, am, cm = pack(self.ld, prompts + prompts, resp, self.max_length)
-        px = self.pixels([r["image"] for r in recs] + [r["rejected_image"] for r in recs])
-        return ids, am, cm, px
-
-
-def autocast(ld: Loaded):
-    if ld.device.type == "cuda" and ld.dtype == torch.bfloat16:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-@torch.no_grad()
-def reference_logps(ld: Loaded, ref_model, pk, feats=None) -> torch.Tensor:
-    """log π_ref of every sequence: the same PEFT model with its adapter disabled, or the frozen copy."""
-    with autocast(ld):
-        if ref_model is None:
-            with ld.model.disable_adapter():
-                return packed_logps(ld.model, pk, feats)[0]
-        return packed_logps(ref_model, pk)[0]
-
-
-def dpo_step_loss(ld: Loaded, ref_model, batch, beta: float, ref: torch.Tensor | None = None):
-    """Weighted DPO loss (mean over the pairs) and metrics for one micro-batch. The vision features are
-    computed once and shared by the policy and reference passes (the vision tower is frozen under LoRA).
-    `ref` (cached reference log-probs, [chosen…; rejected…]) skips the reference pass."""
-    pk, w = batch
-    n = w.shape[0]
-    with autocast(ld):
-        feats = image_features(ld.model, pk.pixel_values)
-        logps, _ = packed_logps(ld.model, pk, feats)
-    if ref is None:
-        ref = reference_logps(ld, ref_model, pk, feats)
-    losses, cr, rr = weighted_dpo_loss(logps[:n], logps[n:], ref[:n], ref[n:], w, beta)
-    return losses.mean(), {"margin": (cr - rr), "acc": (cr > rr).float(), "weight": w}
-
-
-def sft_step_loss(ld: Loaded, pk):
-    with autocast(ld):
-        logps, ntok = packed_logps(ld.model, pk)
-    return -(logps.sum() / ntok.sum().clamp(min=1)), {}
-
-
-def trainable_state(model) -> dict:
-    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
-
-
-def save_checkpoint(root: str, step: int, model, opt, sched, state: dict, keep: int) -> str:
-    from safetensors.torch import save_file
-
-    final = os.path.join(root, f"ckpt-{step:06d}")
-    tmp = final + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    save_file(trainable_state(model), os.path.join(tmp, "trainable.safetensors"))
-    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": rng_state(),
-                "state": state}, os.path.join(tmp, "trainer_state.pt"))
-    with open(os.path.join(tmp, "state.json"), "w") as f:
-        json.dump({k: v for k, v in state.items() if k not in ("lossCurve", "refCache")}, f, indent=1, sort_keys=True)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    olds = sorted(d for d in os.listdir(root) if d.startswith("ckpt-") and not d.endswith(".tmp"))
-    for d in olds[:-keep] if keep > 0 else []:
-        shutil.rmtree(os.path.join(root, d), ignore_errors=True)
-    return final
-
-
-def load_checkpoint(path: str, model, opt, sched) -> dict:
-    from safetensors.torch import load_file
-
-    tensors = load_file(os.path.join(path, "trainable.safetensors"))
-    params = dict(model.named_parameters())
-    missing = [n for n, p in params.items() if p.requires_grad and n not in tensors]
-    if missing:
-        raise SystemExit(f"checkpoint {path} does not match the model (missing {missing[0]})")
-    with torch.no_grad():
-        for n, t in tensors.items():
-            params[n].copy_(t.to(params[n].device, params[n].dtype))
-    st = torch.load(os.path.join(path, "trainer_state.pt"), weights_only=False)
-    opt.load_state_dict(st["optimizer"])
-    sched.load_state_dict(st["scheduler"])
-    set_rng_state(st["rng"])
-    return st["state"]
-
-
-def train(args) -> int:
-    from transformers import get_cosine_schedule_with_warmup
+def train(args, opts: dict) -> int:
+    """Run `args.mode` (sft | dpo) with the resolved options `opts` (options.resolve). Returns the exit code."""
+    from transformers import TrainingArguments
 
     mode = args.mode
-    device = torch.device("cuda" if (args.device == "auto" and torch.cuda.is_available()) else
-                          ("cpu" if args.device == "auto" else args.device))
-    set_determinism(args.seed, args.threads, device)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    main = rank == 0
+    device_opt = opts["device"]
+    cpu = device_opt == "cpu" or (device_opt == "auto" and not torch.cuda.is_available())
+    set_determinism(opts["seed"], args.threads, cpu)
+
     records = (load_preferences if mode == "dpo" else load_sft)(args.data, args.image_dir)
     if mode == "dpo" and not any(r["weight"] > 0 for r in records):
-        raise SystemExit("every pair has weight 0: nothing to train")
-    lora = None if args.no_lora else {"r": args.lora_r, "alpha": args.lora_alpha, "dropout": args.lora_dropout}
-    ld = load_model(args.model, device=str(device), dtype=args.dtype, adapters=args.init_adapter, lora=lora,
-                    template=args.template)
+        raise DataError("every pair has weight 0: nothing to train")
+    B, GA = opts["batchSize"], opts["gradientAccumulation"]
+    if B % (GA * world):
+        raise ValueError(f"batchSize {B} must be a multiple of gradientAccumulation {GA} × processes {world}")
+    micro = B // (GA * world)
+    # optimizer steps: accelerate gives every process ceil(N / (micro × world)) micro-batches an epoch
+    steps_per_epoch = math.ceil(math.ceil(len(records) / (micro * world)) / GA)
+    total = steps_per_epoch * opts["epochs"]
+    if opts["maxSteps"] > 0:
+        total = min(total, opts["maxSteps"])
+    use_lora = opts["lora"]["enabled"]
+    lora = {k: opts["lora"][k] for k in ("r", "alpha", "dropout")} if use_lora else None
+
+    ld = load_model(args.model, device="cpu" if cpu else "auto", dtype=opts["dtype"], adapters=args.init_adapter,
+                    lora=lora, chat_template=opts["chatTemplate"], place=False)
     model = ld.model
-    if args.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        if hasattr(model, "enable_input_require_grads"):
-            model.enable_input_require_grads()
-    ref_model = None
-    if mode == "dpo" and args.no_lora:
-        ref_model = copy.deepcopy(model).eval().requires_grad_(False)
-    if args.no_lora:
-        # full fine-tuning of the language model + projector; the vision tower stays frozen (LLaVA recipe)
+    if not use_lora:
+        # full fine-tuning of the language model and projector; the vision encoder stays frozen (LLaVA recipe)
         for n, p in model.named_parameters():
-            p.requires_grad_("vision_tower" not in n)
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    n_trainable = sum(p.numel() for p in params)
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
-    B = args.batch_size
-    micro = args.micro_batch_size or B
-    steps_per_epoch = math.ceil(len(records) / B)
-    total = steps_per_epoch * args.epochs if args.max_steps <= 0 else min(args.max_steps, steps_per_epoch * args.epochs)
-    sched = get_cosine_schedule_with_warmup(opt, math.ceil(args.warmup_ratio * total), total)
-    # What a checkpoint must match to be resumed: the records (image paths by file name only, since a retry
-    # stages the same images under another work dir) and the hyperparameters that shape the run.
-    data_id = hashlib.sha256(json.dumps([{k: (os.path.basename(v) if k in ("image", "rejected_image") else v)
-                                          for k, v in r.items()} for r in records], sort_keys=True).encode()).hexdigest()
-    fingerprint = hashlib.sha256(json.dumps({"data": data_id, "mode": mode, "B": B, "lr": args.lr,
-                                             "epochs": args.epochs, "seed": args.seed, "beta": args.beta, "maxSteps": args.max_steps,
-                                             "lora": lora}, sort_keys=True).encode()).hexdigest()[:16]
-    state = {"step": 0, "epoch": 0, "stepInEpoch": 0, "lossCurve": [], "fingerprint": fingerprint,
-             "totalSteps": total, "mode": mode}
-    if args.resume:
-        state = load_checkpoint(args.resume, model, opt, sched)
-        if state.get("fingerprint") != fingerprint:
-            raise ValueError(f"checkpoint {args.resume} belongs to a different run (data/hyperparameters differ)")
-        log.info("resumed from %s at step %d", args.resume, state["step"])
-        emit("resumed", step=state["step"], checkpoint=args.resume)
-    emit("start", mode=mode, pairs=len(records), totalSteps=total, trainableParams=n_trainable, device=str(device),
-         dtype=str(ld.dtype).replace("torch.", ""), batchSize=B, microBatchSize=micro)
-    batcher = Batcher(ld, args.max_length, cache=len(records) <= args.image_cache, share_prompt=not args.no_share_prompt)
-    ref_cache = None
-    if mode == "dpo" and args.ref_cache:
-        # Reference log-probs once per pair (not once per pair per epoch); kept in checkpoints.
-        if "refCache" in state:
-            ref_cache = state["refCache"]
-        else:
-            t0 = time.perf_counter()
-            rows = []
-            for k in range(0, len(records), micro):
-                recs = records[k:k + micro]
-                r = reference_logps(ld, ref_model, batcher.dpo(recs)[0]).float().cpu()
-                rows.append(torch.stack([r[: len(recs)], r[len(recs):]], 1))
-            ref_cache = state["refCache"] = torch.cat(rows)
-            emit("refCache", pairs=len(records), seconds=round(time.perf_counter() - t0, 3))
-    pre = Preempt()
-    ckpt_root = args.checkpoint_dir or os.path.join(args.out, "checkpoints")
-    os.makedirs(ckpt_root, exist_ok=True)
-    last_ckpt = args.resume
-    while state["step"] < total:
-        ep = state["epoch"]
-        perm = torch.randperm(len(records), generator=torch.Generator().manual_seed(args.seed * 1_000_003 + ep)).tolist()
-        s = state["stepInEpoch"]
-        idx = perm[s * B:(s + 1) * B]
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss_sum, mets, ntok = 0.0, {"margin": [], "acc": [], "weight": []}, 0
-        for k in range(0, len(idx), micro):
-            recs = [records[i] for i in idx[k:k + micro]]
-            if mode == "dpo":
-                batch = batcher.dpo(recs)
-                ref = None
-                if ref_cache is not None:
-                    c = ref_cache[idx[k:k + micro]].to(ld.device)
-                    ref = torch.cat([c[:, 0], c[:, 1]])
-                loss, m = dpo_step_loss(ld, ref_model, batch, args.beta, ref)
-                for key in mets:
-                    mets[key].append(m[key].float().cpu())
-            else:
-                batch = batcher.sft(recs)
-                loss, _ = sft_step_loss(ld, batch)
-            ntok += (batch[0] if mode == "dpo" else batch).tokens
-            scaled = loss * (len(recs) / len(idx))
-            scaled.backward()
-            loss_sum += float(scaled.detach())
-        if args.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm)
-        lr = sched.get_last_lr()[0]
-        opt.step()
-        sched.step()
-        if args.pace_seconds > 0:
-            time.sleep(max(0.0, args.pace_seconds - (time.perf_counter() - t0)))
-        dt = time.perf_counter() - t0
-        state["step"] += 1
-        state["stepInEpoch"] += 1
-        if state["stepInEpoch"] >= steps_per_epoch:
-            state["epoch"] += 1
-            state["stepInEpoch"] = 0
-        state["lossCurve"].append(loss_sum)
-        ev = {"step": state["step"], "epoch": round(ep + s / steps_per_epoch, 4), "loss": loss_sum, "lr": lr,
-              "tokensPerSec": round(ntok / dt, 1), "stepTime": round(dt, 4), "totalSteps": total}
-        if mode == "dpo":
-            margin, acc, w = (torch.cat(mets[k]) for k in ("margin", "acc", "weight"))
-            ev.update(rewardMargin=float(margin.mean()), rewardAccuracy=float(acc.mean()), weightMean=float(w.mean()))
-        done = state["step"] >= total
-        if pre.requested or done or state["step"] % args.checkpoint_every == 0:
-            last_ckpt = save_checkpoint(ckpt_root, state["step"], model, opt, sched, state, args.keep_checkpoints)
-            ev["checkpoint"] = last_ckpt
-        emit("step", **ev)
-        if pre.requested and not done:
-            if "checkpoint" not in ev:  # the signal came after this step's checkpoint decision
-                last_ckpt = save_checkpoint(ckpt_root, state["step"], model, opt, sched, state, args.keep_checkpoints)
-                emit("checkpoint", step=state["step"], checkpoint=last_ckpt)
-            emit("preempted", step=state["step"], checkpoint=last_ckpt)
-            return EXIT_PREEMPTED
-    # final outputs
-    os.makedirs(args.out, exist_ok=True)
-    adapter_dir = os.path.join(args.out, "adapter")
-    shutil.rmtree(adapter_dir, ignore_errors=True)
-    if lora:
-        model.save_pretrained(adapter_dir)
-        # PEFT writes target_modules in set order (varies with PYTHONHASHSEED): sort it so equal adapters are equal bytes
-        cfg_path = os.path.join(adapter_dir, "adapter_config.json")
-        with open(cfg_path) as f:
-            cfg = json.load(f)
-        if isinstance(cfg.get("target_modules"), list):
-            cfg["target_modules"] = sorted(cfg["target_modules"])
-        with open(cfg_path, "w") as f:
-            json.dump(cfg, f, indent=2, sort_keys=True)
-    else:
-        # A full fine-tune is a complete model: it carries the base's tokenizer and processor files so it
-        # can serve as the base of later runs (e.g. the preference variants on top of a fully tuned SFT model).
-        model.save_pretrained(adapter_dir, safe_serialization=True)
-        for name in sorted(os.listdir(args.model)):
-            if name.startswith(("tokenizer", "special_tokens", "preprocessor", "processor", "chat_template", "mmedpo_model")):
-                shutil.copy2(os.path.join(args.model, name), os.path.join(adapter_dir, name))
-    metrics = {"mode": mode, "steps": state["step"], "finalLoss": state["lossCurve"][-1] if state["lossCurve"] else None,
-               "lossCurve": state["lossCurve"], "fingerprint": fingerprint, "pairs": len(records),
-               "trainableParams": n_trainable, "lora": lora, "beta": args.beta if mode == "dpo" else None,
-               "lr": args.lr, "batchSize": B, "epochs": args.epochs, "seed": args.seed}
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=1, sort_keys=True)
-    emit("done", adapter=adapter_dir, metrics=os.path.join(args.out, "metrics.json"), steps=state["step"],
-         finalLoss=metrics["finalLoss"], checkpoint=last_ckpt)
+            p.requires_grad_(not ld.family.is_vision_encoder(n))
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    cache = len(records) <= args.image_cache
+    collator = (PreferenceCollator(ld, opts["maxLength"], cache, opts["sharePrompt"]) if mode == "dpo"
+                else SFTCollator(ld, opts["maxLength"], cache))
+    fingerprint = run_fingerprint(records, mode, opts, world)
+    out = os.path.abspath(args.out)
+    ckpt_root = os.path.abspath(args.checkpoint_dir or os.path.join(out, "checkpoints"))
+
+    report = list(opts["reportTo"])
+    if "tensorboard" in report:
+        from .tracking import tensorboard_dir
+
+        # HF's TensorBoard callback writes where this says (v5 has no TrainingArguments.logging_dir)
+        os.environ["TENSORBOARD_LOGGING_DIR"] = tensorboard_dir(args.run_name or os.path.basename(out))
+    bf16 = ld.dtype == torch.bfloat16 and not cpu
+    targs = TrainingArguments(
+        output_dir=ckpt_root, per_device_train_batch_size=micro, gradient_accumulation_steps=GA,
+        learning_rate=opts["learningRate"], weight_decay=opts["weightDecay"], max_grad_norm=opts["maxGradNorm"],
+        lr_scheduler_type="cosine", warmup_steps=math.ceil(opts["warmupRatio"] * total), max_steps=total,
+        logging_steps=1, save_strategy="steps", save_steps=opts["checkpointEverySteps"],
+        save_total_limit=opts["keepCheckpoints"], seed=opts["seed"], data_seed=opts["seed"], bf16=bf16,
+        use_cpu=cpu, report_to=[r for r in report if r == "tensorboard"] or "none",
+        run_name=args.run_name, remove_unused_columns=False, dataloader_num_workers=0,
+        activation_checkpointing=opts["gradientCheckpointing"],
+        activation_checkpointing_kwargs={"use_reentrant": False} if opts["gradientCheckpointing"] else None,
+        ddp_backend="gloo" if cpu and world > 1 else None, ddp_find_unused_parameters=False, disable_tqdm=True,
+        optim="adamw_torch", save_only_model=False)
+    MMedPOTrainer, Progress, MLflowRun = trainer_classes()
+    text_cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    trainer = MMedPOTrainer(model=model, args=targs, train_dataset=Records(records), data_collator=collator,
+                            mode=mode, beta=opts["beta"], attn_impl=text_cfg._attn_implementation or "sdpa",
+                            compute_dtype=ld.dtype, use_lora=use_lora)
+    trainer.run_info = {"fingerprint": fingerprint, "mode": mode, "totalSteps": total}
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # stdout carries our JSON lines only
+    progress = Progress(trainer, opts["paceSeconds"])
+    trainer.add_callback(progress)
+    if "mlflow" in report:
+        from .tracking import run_params
+
+        trainer.add_callback(MLflowRun(run_params(args, opts, mode, ld.family.model_type, fingerprint)))
+
+    resume = os.path.abspath(args.resume) if args.resume else None
+    if resume:
+        with open(os.path.join(resume, RUN_FILE)) as f:
+            if json.load(f).get("fingerprint") != fingerprint:
+                raise ValueError(f"checkpoint {args.resume} belongs to a different run (data/options differ)")
+        if os.path.exists(os.path.join(resume, REF_FILE)):
+            from safetensors.torch import load_file
+
+            trainer.ref_logps = load_file(os.path.join(resume, REF_FILE))["ref_logps"]
+    if mode == "dpo" and (opts["refCache"] or not use_lora) and trainer.ref_logps is None:
+        trainer.want_ref_cache = True
+        trainer.ref_cache_done = lambda s: main and emit("refCache", pairs=len(records), seconds=round(s, 3))
+    if main:
+        if resume:
+            with open(os.path.join(resume, "trainer_state.json")) as f:
+                step0 = json.load(f)["global_step"]
+            log.info("resuming from %s at step %d", resume, step0)
+            emit("resumed", step=step0, checkpoint=resume)
+        emit("start", mode=mode, family=ld.family.model_type, pairs=len(records), totalSteps=total,
+             trainableParams=n_trainable, device=str(trainer.args.device), dtype=str(ld.dtype).replace("torch.", ""),
+             batchSize=B, microBatchSize=micro, gradientAccumulation=GA, processes=world)
+    trainer.train(resume_from_checkpoint=resume)
+    state = trainer.state
+    last = progress.last_checkpoint or resume
+    if progress.preempted:
+        if main:
+            emit("preempted", step=state.global_step, checkpoint=last)
+        return EXIT_PREEMPTED
+
+    # final outputs: the adapter (or the full model), the metrics
+    adapter_dir = os.path.join(out, "adapter")
+    full_state = trainer.accelerator.get_state_dict(trainer.model_wrapped)  # gathers ZeRO-3 / FSDP shards
+    if main:
+        os.makedirs(out, exist_ok=True)
+        shutil.rmtree(adapter_dir, ignore_errors=True)
+        unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+        unwrapped.save_pretrained(adapter_dir, state_dict=full_state, safe_serialization=True)
+        if not use_lora:
+            # a full fine-tune is a complete model: with its processor it is the base of later runs (e.g. the
+            # preference variants on top of a fully tuned SFT model)
+            ld.processor.save_pretrained(adapter_dir)
+        loss_curve = [h["loss"] for h in state.log_history if "loss" in h]
+        metrics = {"mode": mode, "family": ld.family.model_type, "steps": state.global_step,
+                   "finalLoss": loss_curve[-1] if loss_curve else None, "lossCurve": loss_curve,
+                   "fingerprint": fingerprint, "pairs": len(records), "trainableParams": n_trainable,
+                   "processes": world, "options": opts}
+        with open(os.path.join(out, "metrics.json"), "w") as f:
+            json.dump(metrics, f, indent=1, sort_keys=True)
+        emit("done", adapter=adapter_dir, metrics=os.path.join(out, "metrics.json"), steps=state.global_step,
+             finalLoss=metrics["finalLoss"], checkpoint=last)
+    trainer.accelerator.wait_for_everyone()
     return 0
