@@ -7,37 +7,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CampaignConfig, VariantName } from '../core/config';
+import { TrainingConfigSchema, type CampaignConfig, type VariantName } from '../core/config';
 import type { EvalOutcome, EvaluateVariantInput, TrainOutcome } from '../core/contracts';
 import { promptOf } from '../core/preference';
 import { artifactStore } from '../lib/env';
 import { scorePredictions } from './evaluation';
 import type { DatasetManifest } from './ingest';
-import { fetchAdapterDir, resolveBaseModel, runTraining, trainerPython, TrainingHyperparameters } from './training';
-
-export function hyperparametersFrom(t: CampaignConfig['training']): Partial<TrainingHyperparameters> {
-  return {
-    learningRate: t.learningRate,
-    batchSize: t.batchSize,
-    gradientAccumulation: t.gradientAccumulation,
-    epochs: t.epochs,
-    beta: t.beta,
-    maxLength: t.maxLength,
-    warmupRatio: t.warmupRatio,
-    lora: t.lora,
-    checkpointEverySteps: t.checkpointEverySteps,
-    device: t.device,
-  };
-}
-
-/** The SFT stage's own schedule: training.sft overrides, full fine-tuning when asked. */
-export function sftHyperparameters(t: CampaignConfig['training']): Partial<TrainingHyperparameters> {
-  const hp = hyperparametersFrom(t);
-  if (t.sft.learningRate !== undefined) hp.learningRate = t.sft.learningRate;
-  if (t.sft.epochs !== undefined) hp.epochs = t.sft.epochs;
-  if (t.sft.fullFineTune) hp.lora = { ...t.lora, enabled: false };
-  return hp;
-}
+import { fetchAdapterDir, logTrackingMetrics, resolveBaseModel, runTraining, trainerPython } from './training';
 
 export interface TrainVariantInput {
   campaignId: string;
@@ -57,9 +33,10 @@ export async function trainVariant(input: TrainVariantInput): Promise<TrainOutco
     mode: input.mode,
     datasetKey: input.datasetKey,
     baseModel: input.baseModelKey ?? input.training.baseModel,
-    hyperparameters: input.mode === 'sft' ? sftHyperparameters(input.training) : hyperparametersFrom(input.training),
+    training: input.training,
     seed: input.seed,
     initAdapterKey: input.initAdapterKey,
+    campaignId: input.campaignId,
   });
   return { variant: input.variant, adapterKey: out.adapterKey, metricsKey: out.metricsKey, finalLoss: out.finalLoss, steps: out.steps, resumedFromStep: out.resumedFromStep };
 }
@@ -69,6 +46,7 @@ export async function trainVariant(input: TrainVariantInput): Promise<TrainOutco
 function run(cmd: string, args: string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const what = `trainer ${args[2] ?? ''}`;
     let err = '';
     // The trainer prints one JSON progress line per batch on stdout: each is a heartbeat.
     child.stdout.on('data', () => Context.current().heartbeat());
@@ -80,8 +58,8 @@ function run(cmd: string, args: string[], cwd: string): Promise<void> {
     child.on('exit', (code) => {
       clearInterval(beat);
       if (code === 0) resolve();
-      else if (code === 2) reject(ApplicationFailure.nonRetryable(`trainer generate: ${err.trim().split('\n').pop()}`, 'TrainingInputError'));
-      else reject(new Error(`trainer generate exited ${code}: ${err.trim().split('\n').pop()}`));
+      else if (code === 2) reject(ApplicationFailure.nonRetryable(`${what}: ${err.trim().split('\n').pop()}`, 'TrainingInputError'));
+      else reject(new Error(`${what} exited ${code}: ${err.trim().split('\n').pop()}`));
     });
   });
 }
@@ -89,6 +67,7 @@ function run(cmd: string, args: string[], cwd: string): Promise<void> {
 /** Generates answers for the test split with the variant's adapter, then scores them. */
 export async function evaluateVariant(input: EvaluateVariantInput): Promise<EvalOutcome> {
   const store = artifactStore();
+  const training = TrainingConfigSchema.parse(input.training); // defaults for fields newer than the campaign's config
   const m = await store.getJson<DatasetManifest>(input.manifestKey);
   const items = m.items.filter((i) => i.split === input.split);
   if (!items.length) throw ApplicationFailure.nonRetryable(`no items in the "${input.split}" split to evaluate`, 'BadInput');
@@ -120,6 +99,7 @@ export async function evaluateVariant(input: EvaluateVariantInput): Promise<Eval
         '--input', path.join(work, 'input.jsonl'), '--image-dir', imgDir, '--output', path.join(work, 'out.jsonl'),
         '--max-new-tokens', String(kind === 'report' ? input.evaluation.maxNewTokensReport : input.evaluation.maxNewTokensVqa),
         '--temperature', String(input.evaluation.temperature), '--seed', String(input.seed), '--device', input.training.device,
+        '--dtype', training.dtype, ...(training.chatTemplate ? ['--chat-template', training.chatTemplate] : []),
       ],
       path.resolve(__dirname, '..'),
     );
@@ -135,6 +115,7 @@ export async function evaluateVariant(input: EvaluateVariantInput): Promise<Eval
       });
     const predictionsKey = (await store.putBytes('predictions', Buffer.from(preds.map((p) => JSON.stringify(p)).join('\n') + '\n'), { ext: '.jsonl' })).key;
     const s = await scorePredictions({ predictionsKey, format: kind === 'report' ? 'report' : 'vqa', convention: input.evaluation.convention });
+    if (training.reportTo.includes('mlflow')) await logTrackingMetrics(input.campaignId, input.variant, input.seed, training, s.totals);
     return { variant: input.variant, predictionsKey, scoresKey: s.scoresKey, totals: s.totals };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -14,6 +14,10 @@ import { activityInfo, cancellationDetails, cancellationSignal, heartbeat } from
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { artifactStore } from '../lib/env';
 import { sha256Hex } from '../lib/hash';
+import { TrainingConfigSchema, type TrainingConfig } from '../core/config';
+import type { z } from 'zod';
+
+export type TrainingConfigInput = z.input<typeof TrainingConfigSchema>;
 
 const execFileP = promisify(execFile);
 const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -22,67 +26,28 @@ export const TRAINER_EXIT_PREEMPTED = 75;
 /** Exit code of a trainer that rejected its input (bad data, bad flags). */
 export const TRAINER_EXIT_BAD_INPUT = 2;
 
-export interface TrainingHyperparameters {
-  learningRate: number;
-  /** Effective batch (pairs per optimizer step). */
-  batchSize: number;
-  /** batch = micro-batch × accumulation. */
-  gradientAccumulation: number;
-  epochs: number;
-  beta: number;
-  maxLength: number;
-  warmupRatio: number;
-  maxGradNorm: number;
-  lora: { enabled: boolean; r: number; alpha: number; dropout: number };
-  checkpointEverySteps: number;
-  /** Cap on optimizer steps (0 = epochs). */
-  maxSteps: number;
-  device: 'auto' | 'cpu' | 'cuda';
-  dtype: 'auto' | 'bf16' | 'fp32';
-  gradientCheckpointing: boolean;
-  /** Conversation template (vicuna_v1 | mistral_instruct | plain); absent → the model dir's own. */
-  template?: string;
-  /** Minimum seconds per step (demos and tests only). */
-  paceSeconds: number;
-  /** DPO: reference log-probs computed once per pair before training instead of a reference pass each step. */
-  refCache: boolean;
-}
-
-/** Paper defaults (§4.1 / authors' scripts); same as core/config.ts `training`. */
-export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
-  learningRate: 1e-7,
-  batchSize: 4,
-  gradientAccumulation: 1,
-  epochs: 3,
-  beta: 0.1,
-  maxLength: 1024,
-  warmupRatio: 0.03,
-  maxGradNorm: 1.0,
-  lora: { enabled: true, r: 128, alpha: 256, dropout: 0.05 },
-  checkpointEverySteps: 50,
-  maxSteps: 0,
-  device: 'auto',
-  dtype: 'auto',
-  gradientCheckpointing: false,
-  paceSeconds: 0,
-  refCache: false,
-};
-
 export interface TrainingInput {
-  /** Campaign variant this run trains (e.g. 'sft', 'dpo', 'mmedpo'); recorded in the metrics. */
+  /** Campaign variant this run trains (e.g. 'sft', 'dpo', 'mmedpo'); recorded in the metrics and the tracking run. */
   variant: string;
   mode: 'sft' | 'dpo';
   /** S3 key of the JSONL set: preference pairs {id, image, rejected_image?, prompt, chosen, rejected, weight}
    *  (or the authors' LLaVA layout) for dpo, {id, image, prompt, response} for sft. `image` and
    *  `rejected_image` are S3 keys. */
   datasetKey: string;
-  /** Local HF model dir, or S3 key of a tar of one; absent → the tiny LLaVA built deterministically from `seed`. */
+  /** Local HF model dir, or S3 key of a tar of one; absent → training.baseModel, else the tiny LLaVA built
+   *  deterministically from `seed`. */
   baseModel?: string;
-  hyperparameters?: Partial<TrainingHyperparameters>;
+  /** The campaign config's `training` section (or part of it: the rest takes the schema's defaults). Its trainer
+   *  options reach the trainer whole (`--config`); gpusPerRun/distributed choose how it is launched. */
+  training?: TrainingConfigInput;
   seed: number;
   /** S3 key of an adapter tar (e.g. a previous SFT run's adapterKey) merged into the base first: it becomes
    *  the reference policy of a DPO run. */
   initAdapterKey?: string;
+  /** Tags the tracking run (with variant, seed and the training section's hash). */
+  campaignId?: string;
+  /** Minimum seconds per step (demos and tests only: keeps a tiny run observable). */
+  paceSeconds?: number;
 }
 
 export interface TrainingOutput {
@@ -134,13 +99,15 @@ export async function detectGpus(): Promise<string[]> {
 
 const busy = new Set<string>();
 let gpuList: Promise<string[]> | undefined;
-async function acquireSlot(): Promise<string | null> {
+/** `n` GPUs of this worker for one run, or null in CPU mode (the worker runs one activity at a time). */
+async function acquireGpus(n: number): Promise<string[] | null> {
   gpuList ??= detectGpus();
   const gpus = await gpuList;
-  if (gpus.length === 0) return null; // CPU mode: the worker runs one activity at a time
-  const free = gpus.find((g) => !busy.has(g));
-  if (free === undefined) throw ApplicationFailure.retryable(`all ${gpus.length} GPUs of this worker are busy`, 'NoFreeGpu');
-  busy.add(free);
+  if (gpus.length === 0) return null;
+  if (n > gpus.length) throw ApplicationFailure.nonRetryable(`training.gpusPerRun ${n}: this worker has ${gpus.length} GPU(s)`, 'TrainingInputError');
+  const free = gpus.filter((g) => !busy.has(g)).slice(0, n);
+  if (free.length < n) throw ApplicationFailure.retryable(`${gpus.length - free.length} of ${gpus.length} GPUs of this worker are busy; this run needs ${n}`, 'NoFreeGpu');
+  for (const g of free) busy.add(g);
   return free;
 }
 
@@ -214,7 +181,8 @@ function modelRootIn(dir: string): string {
 
 async function runPython(args: string[], what: string): Promise<void> {
   try {
-    await execFileP(trainerPython(), ['-m', 'trainer', ...args], { cwd: PROJECT_ROOT, maxBuffer: 16 << 20 });
+    // env: the current environment, explicitly (a test sandbox may hold its own copy of process.env)
+    await execFileP(trainerPython(), ['-m', 'trainer', ...args], { cwd: PROJECT_ROOT, maxBuffer: 16 << 20, env: process.env });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     const last = (err.stderr ?? err.message).trim().split('\n').pop();
@@ -305,23 +273,74 @@ async function stageDataset(datasetKey: string, dir: string, beat: () => void): 
   return { file, records: records.length };
 }
 
-export function trainerArgs(input: TrainingInput, hp: TrainingHyperparameters, p: { model: string; data: string; out: string; resume?: string; initAdapter?: string }): string[] {
-  const micro = Math.max(1, Math.ceil(hp.batchSize / Math.max(1, hp.gradientAccumulation)));
-  const a = [input.mode, '--model', p.model, '--data', p.data, '--out', p.out, '--seed', String(input.seed),
-    '--lr', String(hp.learningRate), '--batch-size', String(hp.batchSize), '--micro-batch-size', String(micro),
-    '--epochs', String(hp.epochs), '--beta', String(hp.beta), '--max-length', String(hp.maxLength),
-    '--warmup-ratio', String(hp.warmupRatio), '--max-grad-norm', String(hp.maxGradNorm),
-    '--checkpoint-every', String(hp.checkpointEverySteps), '--max-steps', String(hp.maxSteps),
-    '--device', hp.device, '--dtype', hp.dtype, '--keep-checkpoints', '3'];
-  if (hp.lora.enabled) a.push('--lora-r', String(hp.lora.r), '--lora-alpha', String(hp.lora.alpha), '--lora-dropout', String(hp.lora.dropout));
-  else a.push('--no-lora');
-  if (hp.gradientCheckpointing) a.push('--gradient-checkpointing');
-  if (hp.template) a.push('--template', hp.template);
-  if (hp.paceSeconds > 0) a.push('--pace-seconds', String(hp.paceSeconds));
-  if (hp.refCache && input.mode === 'dpo') a.push('--ref-cache');
+/** Options of the training section that are the activity's or the campaign's, not the trainer's. */
+const NOT_TRAINER_OPTIONS = ['enabled', 'baseModel', 'variants', 'sft', 'heartbeatTimeoutSeconds', 'gpusPerRun', 'distributed'] as const;
+
+/** The trainer's `--config` JSON: the training section's trainer options, with the SFT stage's overrides for
+ *  an SFT run (training.sft: learning rate, epochs, full fine-tuning). */
+export function trainerOptions(t: TrainingConfig, mode: 'sft' | 'dpo', seed: number, paceSeconds = 0): Record<string, unknown> {
+  const o: Record<string, unknown> = { ...t };
+  for (const k of NOT_TRAINER_OPTIONS) delete o[k];
+  if (mode === 'sft') {
+    if (t.sft.learningRate !== undefined) o.learningRate = t.sft.learningRate;
+    if (t.sft.epochs !== undefined) o.epochs = t.sft.epochs;
+    if (t.sft.fullFineTune) o.lora = { ...t.lora, enabled: false };
+  }
+  return { ...o, seed, paceSeconds };
+}
+
+/** Tracking tags of a campaign variant's run: the trainer finds the same MLflow run by them (training retries,
+ *  the variant's evaluation). config_hash: sha256 of the training section (canonical JSON). */
+export function trackingTags(campaignId: string | undefined, variant: string, seed: number, t: TrainingConfig): Record<string, string> {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
+  return {
+    ...(campaignId ? { campaign_id: campaignId } : {}),
+    variant,
+    seed: String(seed),
+    config_hash: sha256Hex(Buffer.from(JSON.stringify(canonical(t)))).slice(0, 16),
+  };
+}
+
+export function tagArgs(tags: Record<string, string>): string[] {
+  return Object.entries(tags).flatMap(([k, v]) => ['--tag', `${k}=${v}`]);
+}
+
+/** Log scores (name → number) as `eval/<name>` to the variant's MLflow run (`python -m trainer log-metrics`):
+ *  the run its training wrote its loss curve to, created when the variant was not trained (base). */
+export async function logTrackingMetrics(campaignId: string | undefined, variant: string, seed: number, t: TrainingConfig, metrics: Record<string, number>): Promise<void> {
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'mmedpo-scores-'));
+  try {
+    const f = path.join(dir, 'scores.json');
+    await fs.promises.writeFile(f, JSON.stringify(metrics));
+    await runPython(['log-metrics', '--metrics', f, '--run-name', `${campaignId ? `${campaignId}/` : ''}${variant}`, ...tagArgs(trackingTags(campaignId, variant, seed, t))], 'log-metrics');
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The trainer command: `python -m trainer MODE …`, or with gpusPerRun > 1 the same under `accelerate launch`
+ *  (trainer/accelerate/<distributed>.yaml; via trainer.launch, which dies with the worker). */
+export function trainerCommand(input: TrainingInput, t: TrainingConfig, p: { model: string; data: string; out: string; config: string; resume?: string; initAdapter?: string; port?: number }): string[] {
+  const a = [input.mode, '--model', p.model, '--data', p.data, '--out', p.out, '--config', p.config];
   if (p.initAdapter) a.push('--init-adapter', p.initAdapter);
   if (p.resume) a.push('--resume', p.resume);
-  return a;
+  if (t.reportTo.length) a.push('--run-name', `${input.campaignId ? `${input.campaignId}/` : ''}${input.variant}`, ...tagArgs(trackingTags(input.campaignId, input.variant, input.seed, t)));
+  if (t.gpusPerRun <= 1) return ['-m', 'trainer', ...a];
+  return ['-m', 'trainer.launch', '--config_file', path.join(PROJECT_ROOT, 'trainer', 'accelerate', `${t.distributed}.yaml`),
+    '--num_processes', String(t.gpusPerRun), '--main_process_port', String(p.port ?? 29500), '-m', 'trainer', ...a];
+}
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 function downsample(xs: number[], max = 2000): number[] {
@@ -343,7 +362,9 @@ interface ProgressEvent {
 /** Train (SFT or weighted DPO) and return the adapter + metrics keys. Registered on the `training` queue. */
 export async function runTraining(input: TrainingInput): Promise<TrainingOutput> {
   if (input.mode !== 'sft' && input.mode !== 'dpo') throw ApplicationFailure.nonRetryable(`mode must be sft or dpo, got ${String(input.mode)}`, 'TrainingInputError');
-  const hp: TrainingHyperparameters = { ...DEFAULT_HYPERPARAMETERS, ...input.hyperparameters, lora: { ...DEFAULT_HYPERPARAMETERS.lora, ...input.hyperparameters?.lora } };
+  const parsed = TrainingConfigSchema.safeParse(input.training ?? {});
+  if (!parsed.success) throw ApplicationFailure.nonRetryable(`training: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'TrainingInputError');
+  const t = parsed.data;
   const info = activityInfo();
   const store = artifactStore();
   const prev = info.heartbeatDetails as TrainingHeartbeat | undefined;
@@ -355,9 +376,9 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
   const dir = path.join(workRoot(), 'runs', `${safe}-a${info.attempt}`);
   await fs.promises.rm(dir, { recursive: true, force: true });
   await fs.promises.mkdir(dir, { recursive: true });
-  const gpu = await acquireSlot();
+  const gpus = await acquireGpus(t.gpusPerRun);
   try {
-    const model = await resolveBaseModel(input.baseModel, input.seed);
+    const model = await resolveBaseModel(input.baseModel ?? t.baseModel, input.seed);
     beat();
     let initAdapter: string | undefined;
     if (input.initAdapterKey) {
@@ -374,14 +395,16 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
       if (!(await getTar(prev.checkpointKey, path.join(dir, 'resume')))) {
         throw ApplicationFailure.retryable(`checkpoint ${prev.checkpointKey} vanished from S3`, 'CheckpointMissing');
       }
-      const names = fs.readdirSync(path.join(dir, 'resume')).filter((n) => n.startsWith('ckpt-'));
+      const names = fs.readdirSync(path.join(dir, 'resume')).filter((n) => n.startsWith('checkpoint-'));
       if (names.length !== 1) throw ApplicationFailure.retryable(`checkpoint ${prev.checkpointKey}: unexpected layout`, 'CheckpointMissing');
       resume = path.join(dir, 'resume', names[0]);
     }
     const out = path.join(dir, 'out');
-    const args = trainerArgs(input, hp, { model, data: data.file, out, resume, initAdapter });
+    const config = path.join(dir, 'training.json');
+    await fs.promises.writeFile(config, JSON.stringify(trainerOptions(t, input.mode, input.seed, input.paceSeconds ?? 0), null, 1));
+    const args = trainerCommand(input, t, { model, data: data.file, out, config, resume, initAdapter, port: t.gpusPerRun > 1 ? await freePort() : undefined });
 
-    const child = spawn(trainerPython(), ['-m', 'trainer', ...args], {
+    const child = spawn(trainerPython(), args, {
       cwd: PROJECT_ROOT,
       detached: true, // own process group: cancellation signals the whole group
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -389,7 +412,9 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
         ...process.env,
         PYTHONUNBUFFERED: '1',
         MMEDPO_PARENT_PID: String(process.pid),
-        ...(gpu !== null ? { CUDA_VISIBLE_DEVICES: gpu } : { CUDA_VISIBLE_DEVICES: '' }),
+        CUDA_VISIBLE_DEVICES: gpus ? gpus.join(',') : '',
+        // accelerate launch: time the processes get to checkpoint after SIGTERM before torchrun kills them
+        TORCH_ELASTIC_SHUTDOWN_TIMEOUT: process.env.TORCH_ELASTIC_SHUTDOWN_TIMEOUT ?? '270',
       },
     });
     const pgid = child.pid!;
@@ -405,6 +430,7 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
     // a superseded checkpoint is skipped. A failed upload keeps the previous key in the heartbeat.
     let pendingCkpt: { dir: string; step: number } | undefined;
     let uploader: Promise<void> | undefined;
+    let preempted = false;
     const uploadFailures: string[] = [];
     const drain = async () => {
       while (pendingCkpt) {
@@ -427,6 +453,7 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
       } catch {
         return; // not a progress line
       }
+      if (ev.event === 'preempted') preempted = true; // exit code 75, or the launcher's own after SIGTERM
       if (ev.event === 'step') {
         last = { ...last, step: ev.step ?? last.step, totalSteps: ev.totalSteps, loss: ev.loss, rewardMargin: ev.rewardMargin, rewardAccuracy: ev.rewardAccuracy };
       }
@@ -474,7 +501,7 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
     if (uploadFailures.length) process.stderr.write(`training ${safe}: ${uploadFailures.length} checkpoint upload(s) failed: ${uploadFailures[0]}\n`);
     const why = stderrTail.filter((l) => l.trim()).slice(-1)[0] ?? '';
 
-    if (code === TRAINER_EXIT_PREEMPTED || signal.aborted) {
+    if (code === TRAINER_EXIT_PREEMPTED || preempted || signal.aborted) {
       const d = cancellationDetails();
       const where = `at step ${last.step}${last.checkpointKey ? `, checkpoint ${last.checkpointKey}` : ''}`;
       if (signal.aborted && !d?.workerShutdown) throw new CancelledFailure(`training cancelled ${where}`, [last]);
@@ -490,7 +517,7 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
       ...metrics,
       variant: input.variant,
       input: { mode: input.mode, datasetKey: input.datasetKey, baseModel: input.baseModel ?? null, seed: input.seed, initAdapterKey: input.initAdapterKey ?? null },
-      hyperparameters: hp,
+      training: t,
       adapterKey: adapter.key,
       records: data.records,
     });
@@ -504,7 +531,7 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
       attempt: info.attempt,
     };
   } finally {
-    if (gpu !== null) busy.delete(gpu);
+    for (const g of gpus ?? []) busy.delete(g);
     if (process.env.MMEDPO_KEEP_TRAINING_DIR !== '1') await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }

@@ -7,6 +7,7 @@
 // the config travels through workflow history and must stay secret-free.
 import { z } from 'zod';
 import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES } from './stats';
+import TRAINER_DEFAULTS from '../trainer/defaults.json';
 
 const envVarName = z
   .string()
@@ -66,6 +67,75 @@ export const VariantName = z.enum([
   'global-noise',
 ]);
 export type VariantName = z.infer<typeof VariantName>;
+
+/**
+ * The `training` section. Trainer options (all but enabled/baseModel/variants/sft/heartbeatTimeoutSeconds/
+ * gpusPerRun/distributed, which the campaign and the training activity use) reach `python -m trainer` whole, as
+ * its `--config` JSON; their defaults are the trainer's own, `trainer/defaults.json` (the paper's, §4.1).
+ */
+export const TrainingConfigSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** HF image-text-to-text model directory (llava, llava_next, qwen2_vl, qwen2_5_vl, gemma3, idefics3) or an S3 tar of one; absent → the project's tiny LLaVA. */
+    baseModel: z.string().optional(),
+    variants: z.array(VariantName).min(1).default(['base', 'sft', 'dpo', 'mmedpo']),
+    lora: z
+      .object({
+        enabled: z.boolean().default(TRAINER_DEFAULTS.lora.enabled),
+        r: z.number().int().positive().default(TRAINER_DEFAULTS.lora.r),
+        alpha: z.number().positive().default(TRAINER_DEFAULTS.lora.alpha),
+        dropout: z.number().min(0).max(1).default(TRAINER_DEFAULTS.lora.dropout),
+      })
+      .strict()
+      .prefault({}),
+    learningRate: z.number().positive().default(TRAINER_DEFAULTS.learningRate),
+    /**
+     * The SFT stage. fullFineTune trains every weight and makes the result the base of the
+     * preference variants (their LoRA sits on it, as MMedPO's sits on LLaVA-Med); otherwise SFT
+     * is a LoRA merged under theirs. learningRate/epochs default to the preference ones.
+     */
+    sft: z
+      .object({
+        fullFineTune: z.boolean().default(false),
+        learningRate: z.number().positive().optional(),
+        epochs: z.number().int().positive().optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Pairs (SFT: examples) per optimizer step over all processes = micro-batch × gradientAccumulation × gpusPerRun. */
+    batchSize: z.number().int().positive().default(TRAINER_DEFAULTS.batchSize),
+    epochs: z.number().int().positive().default(TRAINER_DEFAULTS.epochs),
+    /** Cap on optimizer steps (0 = epochs). */
+    maxSteps: z.number().int().min(0).default(TRAINER_DEFAULTS.maxSteps),
+    beta: z.number().positive().default(TRAINER_DEFAULTS.beta),
+    maxLength: z.number().int().positive().default(TRAINER_DEFAULTS.maxLength),
+    warmupRatio: z.number().min(0).max(1).default(TRAINER_DEFAULTS.warmupRatio),
+    maxGradNorm: z.number().min(0).default(TRAINER_DEFAULTS.maxGradNorm),
+    weightDecay: z.number().min(0).default(TRAINER_DEFAULTS.weightDecay),
+    gradientAccumulation: z.number().int().positive().default(TRAINER_DEFAULTS.gradientAccumulation),
+    checkpointEverySteps: z.number().int().positive().default(TRAINER_DEFAULTS.checkpointEverySteps),
+    keepCheckpoints: z.number().int().positive().default(TRAINER_DEFAULTS.keepCheckpoints),
+    /** A training/evaluation attempt that sends no heartbeat for this long is retried on another slot (from its last checkpoint). */
+    heartbeatTimeoutSeconds: z.number().int().positive().default(300),
+    device: z.enum(['auto', 'cpu', 'cuda']).default(TRAINER_DEFAULTS.device as 'auto'),
+    /** auto: bf16 on GPU (LoRA weights in fp32), fp32 on CPU. */
+    dtype: z.enum(['auto', 'bf16', 'fp32']).default(TRAINER_DEFAULTS.dtype as 'auto'),
+    gradientCheckpointing: z.boolean().default(TRAINER_DEFAULTS.gradientCheckpointing),
+    /** DPO: reference log-probs computed once per pair before training (always on for full fine-tuning). */
+    refCache: z.boolean().default(TRAINER_DEFAULTS.refCache),
+    /** Chat template: a built-in name (vicuna_v1, mistral_instruct, qwen2_vl, gemma3, idefics3) or a Jinja file; absent → the model processor's own. */
+    chatTemplate: z.string().min(1).optional(),
+    /** DPO: a D_t pair's two answers continue one shared prompt in one row (llava, llava_next, idefics3). */
+    sharePrompt: z.boolean().default(TRAINER_DEFAULTS.sharePrompt),
+    /** GPUs of one machine per training run: > 1 launches the trainer with `accelerate launch` (distributed). */
+    gpusPerRun: z.number().int().positive().default(1),
+    /** How a run with gpusPerRun > 1 splits the work: data parallel, FSDP, or DeepSpeed ZeRO-3 (trainer/accelerate/*.yaml). */
+    distributed: z.enum(['ddp', 'fsdp', 'zero3']).default('ddp'),
+    /** Experiment tracking: MLflow (MLFLOW_TRACKING_URI, default the file store .mmedpo/mlruns) and/or TensorBoard (.mmedpo/tensorboard). */
+    reportTo: z.array(z.enum(['mlflow', 'tensorboard'])).default([]),
+  })
+  .strict();
+export type TrainingConfig = z.infer<typeof TrainingConfigSchema>;
 
 export const CampaignConfigSchema = z
   .object({
@@ -186,48 +256,7 @@ export const CampaignConfigSchema = z
       .strict()
       .refine((n) => n.beta >= n.alpha, { message: 'normalization.beta must be ≥ alpha', path: ['beta'] })
       .prefault({}),
-    training: z
-      .object({
-        enabled: z.boolean().default(true),
-        /** HF-format model directory; absent → the project's tiny LLaVA configuration. */
-        baseModel: z.string().optional(),
-        variants: z.array(VariantName).min(1).default(['base', 'sft', 'dpo', 'mmedpo']),
-        lora: z
-          .object({
-            enabled: z.boolean().default(true),
-            r: z.number().int().positive().default(128),
-            alpha: z.number().positive().default(256),
-            dropout: z.number().min(0).max(1).default(0.05),
-          })
-          .strict()
-          .default({ enabled: true, r: 128, alpha: 256, dropout: 0.05 }),
-        learningRate: z.number().positive().default(1e-7),
-        /**
-         * The SFT stage. fullFineTune trains every weight and makes the result the base of the
-         * preference variants (their LoRA sits on it, as MMedPO's sits on LLaVA-Med); otherwise SFT
-         * is a LoRA merged under theirs. learningRate/epochs default to the preference ones.
-         */
-        sft: z
-          .object({
-            fullFineTune: z.boolean().default(false),
-            learningRate: z.number().positive().optional(),
-            epochs: z.number().int().positive().optional(),
-          })
-          .strict()
-          .prefault({}),
-        batchSize: z.number().int().positive().default(4),
-        epochs: z.number().int().positive().default(3),
-        beta: z.number().positive().default(0.1),
-        maxLength: z.number().int().positive().default(1024),
-        warmupRatio: z.number().min(0).max(1).default(0.03),
-        gradientAccumulation: z.number().int().positive().default(1),
-        checkpointEverySteps: z.number().int().positive().default(50),
-        /** A training/evaluation attempt that sends no heartbeat for this long is retried on another slot (from its last checkpoint). */
-        heartbeatTimeoutSeconds: z.number().int().positive().default(300),
-        device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
-      })
-      .strict()
-      .prefault({}),
+    training: TrainingConfigSchema.prefault({}),
     evaluation: z
       .object({
         enabled: z.boolean().default(true),

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { TrainingHeartbeat, TrainingOutput } from '../../activities/training';
+import { logTrackingMetrics, type TrainingHeartbeat, type TrainingOutput } from '../../activities/training';
+import { TrainingConfigSchema } from '../../core/config';
 import type { TrainingRunInput } from '../../workflows/training';
 import { artifactStore } from '../../lib/env';
 import { decodePayloadsIn, payloadCodecs } from '../../lib/codec';
@@ -53,6 +54,10 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
   }
 
   beforeAll(async () => {
+    // Tracking of this file's runs goes to a temporary MLflow file store (the workers and log-metrics inherit it).
+    process.env.MLFLOW_TRACKING_URI = `file:${path.join(work, 'mlruns')}`;
+    process.env.MLFLOW_ALLOW_FILE_STORE = 'true';
+    process.env.TENSORBOARD_LOGGING_DIR = path.join(work, 'tensorboard');
     // A small synthetic preference set (half D_t pairs, half D_v pairs with noised rejected images), uploaded to S3.
     const data = path.join(work, 'data');
     execFileSync(PY, ['-m', 'trainer', 'demo-data', '--out', data, '--pairs', '12', '--seed', '1'], { cwd: ROOT });
@@ -93,7 +98,8 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
     datasetKey,
     seed: 0,
     // 12 pairs / batch 2 = 6 steps an epoch × 4 epochs = 24 steps; paced so the run can be observed mid-way.
-    hyperparameters: { learningRate: 1e-3, batchSize: 2, gradientAccumulation: 2, epochs: 4, checkpointEverySteps: 3, paceSeconds: 0.35, lora: { enabled: true, r: 8, alpha: 16, dropout: 0.05 } },
+    training: { learningRate: 1e-3, batchSize: 2, gradientAccumulation: 2, epochs: 4, checkpointEverySteps: 3, lora: { enabled: true, r: 8, alpha: 16, dropout: 0.05 }, device: 'cpu' },
+    paceSeconds: 0.35,
     taskQueue: trainQueue,
     heartbeatTimeoutMs: 5000,
   });
@@ -154,10 +160,11 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
     expect(details.step).toBeGreaterThanOrEqual(step);
     expect(details.step).toBeLessThan(24);
     const tar = await artifactStore().getBytes(details.checkpointKey!);
-    expect(tar.includes(Buffer.from('trainer_state.pt'))).toBe(true);
+    expect(tar.includes(Buffer.from('trainer_state.json'))).toBe(true);
+    expect(tar.includes(Buffer.from('adapter_model.safetensors'))).toBe(true);
   });
 
-  it('sft then dpo: base model from an S3 tar, the SFT adapter merged in as the DPO reference', async () => {
+  it('sft then dpo: base model from an S3 tar, the SFT adapter merged in as the DPO reference; one MLflow run per variant with its loss curve and scores', async () => {
     const store = artifactStore();
     execFileSync(PY, ['-m', 'trainer', 'init-tiny', '--out', path.join(work, 'tiny'), '--seed', '3'], { cwd: ROOT, stdio: 'ignore' });
     execFileSync('tar', ['-C', work, '-cf', path.join(work, 'tiny.tar'), 'tiny']);
@@ -165,14 +172,36 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
     const lora = { enabled: true, r: 8, alpha: 16, dropout: 0 };
     const run = async (id: string, i: Partial<TrainingRunInput>) =>
       (await client.client.workflow.execute('trainingRun', { taskQueue: wfQueue, workflowId: `train-flow-${process.pid}-${Date.now()}-${id}`, args: [{ ...input(), baseModel, ...i }] })) as TrainingOutput;
-    const sft = await run('sft', { variant: 'sft', mode: 'sft', datasetKey: sftDatasetKey, hyperparameters: { learningRate: 3e-3, batchSize: 4, epochs: 3, lora } });
+    const campaignId = `tracking-${process.pid}-${Date.now()}`;
+    const training = { lora, device: 'cpu' as const, reportTo: ['mlflow' as const] };
+    const sft = await run('sft', { variant: 'sft', mode: 'sft', datasetKey: sftDatasetKey, campaignId, training: { ...training, learningRate: 3e-3, batchSize: 4, epochs: 3 } });
     expect(sft.steps).toBe(9);
     expect(sft.lossCurve[8]).toBeLessThan(sft.lossCurve[0]);
-    const dpo = await run('dpo', { variant: 'sft+mmedpo', datasetKey: unitDatasetKey, initAdapterKey: sft.adapterKey, hyperparameters: { learningRate: 1e-3, batchSize: 4, maxSteps: 3, lora } });
+    const dpoTraining = { ...training, learningRate: 1e-3, batchSize: 4, maxSteps: 3 };
+    const dpo = await run('dpo', { variant: 'mmedpo', datasetKey: unitDatasetKey, initAdapterKey: sft.adapterKey, campaignId, training: dpoTraining });
     // Step 1: the fresh adapter is zero, so policy = reference = the SFT model: every pair's loss is log 2.
     expect(Math.abs(dpo.lossCurve[0] - Math.log(2))).toBeLessThan(1e-6);
     expect(dpo.lossCurve[2]).not.toBe(dpo.lossCurve[0]); // step 1 is the warm-up (lr 0); step 2 moved the policy
     const m = await store.getJson<{ input: { initAdapterKey: string; baseModel: string } }>(dpo.metricsKey);
     expect(m.input).toMatchObject({ initAdapterKey: sft.adapterKey, baseModel });
+
+    // The evaluation's scores join each variant's run (evaluateVariant logs them this way); base has scores only.
+    await logTrackingMetrics(campaignId, 'mmedpo', 0, TrainingConfigSchema.parse(dpoTraining), { closed_accuracy: 50, open_recall: 10 });
+    await logTrackingMetrics(campaignId, 'base', 0, TrainingConfigSchema.parse(dpoTraining), { closed_accuracy: 30, open_recall: 1 });
+    const runs = JSON.parse(execFileSync(PY, ['-c', `
+import json, mlflow
+from mlflow.tracking import MlflowClient
+out = {}
+for r in mlflow.search_runs(experiment_names=[${JSON.stringify(campaignId)}], output_format="list"):
+    loss = sorted((m.step, m.value) for m in MlflowClient().get_metric_history(r.info.run_id, "loss"))
+    out[r.data.tags["variant"]] = {"loss": [v for _, v in loss], "metrics": sorted(r.data.metrics), "tags": r.data.tags}
+print(json.dumps(out))`], { cwd: ROOT, env: process.env }).toString()) as Record<string, { loss: number[]; metrics: string[]; tags: Record<string, string> }>;
+    expect(Object.keys(runs).sort()).toEqual(['base', 'mmedpo', 'sft']);
+    expect(runs.sft.loss).toEqual(sft.lossCurve);
+    expect(runs.mmedpo.loss).toEqual(dpo.lossCurve);
+    expect(runs.mmedpo.metrics).toEqual(expect.arrayContaining(['eval/closed_accuracy', 'eval/open_recall', 'rewards/margins', 'loss']));
+    expect(runs.base.metrics).toEqual(['eval/closed_accuracy', 'eval/open_recall']);
+    expect(runs.mmedpo.tags).toMatchObject({ campaign_id: campaignId, variant: 'mmedpo', seed: '0' });
+    expect(runs.mmedpo.tags.config_hash).toMatch(/^[0-9a-f]{16}$/);
   });
 });
