@@ -164,6 +164,18 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
     expect(tar.includes(Buffer.from('adapter_model.safetensors'))).toBe(true);
   });
 
+  it('gpusPerRun 2: the activity launches the trainer through accelerate (2 processes, gloo on CPU)', async () => {
+    const out = (await client.client.workflow.execute('trainingRun', {
+      taskQueue: wfQueue,
+      workflowId: `train-2proc-${process.pid}-${Date.now()}`,
+      args: [{ ...input(), paceSeconds: 0, training: { learningRate: 1e-3, batchSize: 2, maxSteps: 2, gpusPerRun: 2, device: 'cpu', lora: { enabled: true, r: 4, alpha: 8, dropout: 0 } } }],
+    })) as TrainingOutput;
+    expect(out.steps).toBe(2);
+    const m = await artifactStore().getJson<{ processes: number; lossCurve: number[] }>(out.metricsKey);
+    expect(m.processes).toBe(2);
+    expect(m.lossCurve).toHaveLength(2);
+  });
+
   it('sft then dpo: base model from an S3 tar, the SFT adapter merged in as the DPO reference; one MLflow run per variant with its loss curve and scores', async () => {
     const store = artifactStore();
     execFileSync(PY, ['-m', 'trainer', 'init-tiny', '--out', path.join(work, 'tiny'), '--seed', '3'], { cwd: ROOT, stdio: 'ignore' });
