@@ -32,10 +32,12 @@ class Family:
     # module name prefixes of the vision encoder (frozen in full fine-tuning, never LoRA targets);
     # the projector / merger / connector is not among them: it is trained in full fine-tuning (LLaVA recipe)
     vision_encoder: tuple[str, ...]
-    # two answers may continue one prompt in one row (causal decoder with 1-D positions, image features
-    # scattered into placeholder tokens); False: the concatenated [chosen; rejected] layout only
+    # two answers may continue one prompt in one row (causal decoder, image features scattered into placeholder
+    # tokens, no attention rule of its own between image tokens); False: the [chosen; rejected] layout only
     shared_prompt: bool
     tiny: Callable[..., tuple] = field(repr=False, compare=False, default=None)
+    # positions are 3-D multimodal RoPE (Qwen2-VL): the model's get_rope_index gives them (batching.py)
+    mrope: bool = False
 
     @property
     def lora_target_regex(self) -> str:
@@ -287,9 +289,10 @@ def _register(f: Family) -> None:
 _register(Family("llava", "model.language_model.layers", ("model.vision_tower",), True, tiny_llava))
 _register(Family("llava_next", "model.language_model.layers", ("model.vision_tower",), True, tiny_llava_next))
 _register(Family("qwen2_vl", "model.language_model.layers",
-                 ("model.visual.patch_embed", "model.visual.blocks", "model.visual.rotary_pos_emb"), False, tiny_qwen2_vl))
+                 ("model.visual.patch_embed", "model.visual.blocks", "model.visual.rotary_pos_emb"), True, tiny_qwen2_vl,
+                 mrope=True))
 _register(Family("qwen2_5_vl", "model.language_model.layers",
-                 ("model.visual.patch_embed", "model.visual.blocks", "model.visual.rotary_pos_emb"), False,
-                 tiny_qwen2_5_vl))
+                 ("model.visual.patch_embed", "model.visual.blocks", "model.visual.rotary_pos_emb"), True,
+                 tiny_qwen2_5_vl, mrope=True))
 _register(Family("gemma3", "model.language_model.layers", ("model.vision_tower",), False, tiny_gemma3))
 _register(Family("idefics3", "model.text_model.layers", ("model.vision_model",), True, tiny_idefics3))

@@ -217,16 +217,39 @@ NON_MODEL_KEYS = ("segments", "tgt_rows", "tgt_pos", "tgt_ids", "tgt_seq", "n_se
                   "ref_logps", "tokens")
 
 
-def sequence_logps(model, batch: dict, attn_impl: str = "sdpa", dtype: torch.dtype = torch.float32):
+def _unwrapped(model):
+    """The HF model inside DDP / DeepSpeed (`.module`) and PEFT wrappers."""
+    while hasattr(model, "module"):
+        model = model.module
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def mrope_positions(model, batch: dict) -> torch.Tensor:
+    """[3, R, L] multimodal RoPE positions (Qwen2-VL, Qwen2.5-VL) of shared-prompt rows: the model's own
+    get_rope_index over each row as one sequence, then the second branch moved back by the first branch's
+    length — after the image every token advances all three axes by one, so the rejected answer then
+    continues the prompt's positions exactly as in a row of its own."""
+    seg = batch["segments"]
+    kw = {k: batch[k] for k in ("image_grid_thw", "mm_token_type_ids") if k in batch}
+    pos, _ = _unwrapped(model).model.get_rope_index(batch["input_ids"], attention_mask=(seg >= 0).long(), **kw)
+    first = (seg == 1).sum(1)
+    return pos - torch.where(seg == 2, first[:, None], torch.zeros_like(seg))[None].to(pos.dtype)
+
+
+def sequence_logps(model, batch: dict, attn_impl: str = "sdpa", dtype: torch.dtype = torch.float32,
+                   mrope: bool = False):
     """Per-sequence sum of log π(response token | prefix) [S] and response token counts [S] for a collated batch
     (`batching.py`). One forward through `model` (DDP/FSDP/DeepSpeed-wrapped or not), the LM head on the
     positions from the first predicting position on only (`logits_to_keep`). Rows with two response branches
-    (shared prompt) get the branch mask and explicit positions; other rows the model's own causal mask."""
+    (shared prompt) get the branch mask and explicit positions (`mrope`: the model's 3-D ones); other rows the
+    model's own causal mask and positions."""
     inputs = {k: v for k, v in batch.items() if k not in NON_MODEL_KEYS}
     seg = batch["segments"]
     L = seg.shape[1]
     if int(seg.max()) > 1:  # some row carries two branches
         inputs["attention_mask"] = branch_attention_mask(seg, attn_impl, dtype)
+        if mrope:
+            inputs["position_ids"] = mrope_positions(model, batch)
     rows, pos, tgt, seqs = batch["tgt_rows"], batch["tgt_pos"], batch["tgt_ids"], batch["tgt_seq"]
     first = int(pos.min())
     keep = L - first

@@ -69,10 +69,11 @@ def trainer_classes():
         same step as one big batch (`loss_is_scaled_for_ga`)."""
 
         def __init__(self, *a, mode: str, beta: float, attn_impl: str, compute_dtype: torch.dtype, use_lora: bool,
-                     **kw):
+                     mrope: bool = False, **kw):
             super().__init__(*a, **kw)
             self.mode, self.beta, self.attn_impl, self.compute_dtype = mode, beta, attn_impl, compute_dtype
             self.use_lora = use_lora
+            self.mrope = mrope
             self.loss_is_scaled_for_ga = True
             self.ref_logps: torch.Tensor | None = None  # [pairs, 2] when cached
             self.want_ref_cache = False
@@ -89,7 +90,7 @@ def trainer_classes():
             return n
 
         def _logps(self, model, inputs):
-            return sequence_logps(model, inputs, self.attn_impl, self.compute_dtype)
+            return sequence_logps(model, inputs, self.attn_impl, self.compute_dtype, self.mrope)
 
         @torch.no_grad()
         def reference_logps(self, inputs) -> torch.Tensor:
@@ -369,7 +370,7 @@ def train(args, opts: dict) -> int:
     text_cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     trainer = MMedPOTrainer(model=model, args=targs, train_dataset=Records(records), data_collator=collator,
                             mode=mode, beta=opts["beta"], attn_impl=text_cfg._attn_implementation or "sdpa",
-                            compute_dtype=ld.dtype, use_lora=use_lora)
+                            compute_dtype=ld.dtype, use_lora=use_lora, mrope=ld.family.mrope)
     trainer.run_info = {"fingerprint": fingerprint, "mode": mode, "totalSteps": total}
     from transformers.trainer_callback import PrinterCallback
 

@@ -73,10 +73,11 @@ def test_zero_weight_drops_pair_and_unit_weights_are_plain_dpo(setup):
     torch.testing.assert_close(cr, 0.1 * (logps[:4] - ref[:4]))
 
 
-@pytest.mark.parametrize("family", ["llava", "llava_next", "idefics3"])
+@pytest.mark.parametrize("family", ["llava", "llava_next", "idefics3", "qwen2_vl", "qwen2_5_vl"])
 def test_shared_prompt_equals_concatenated(family, tiny_models, demo):
     """A D_t pair as one row [prompt, chosen, rejected] (branch mask, both answers continuing the prompt's
-    positions) gives the per-sequence log-probs of one row per answer, also when answers are truncated."""
+    positions — Qwen's 3-D M-RoPE ones too) gives the per-sequence log-probs of one row per answer, also when
+    answers are truncated."""
     ld = _model(tiny_models(family), seed=9)
     recs = load_preferences(demo["prefs"])
     recs[0]["chosen"] = "There is a small left pleural effusion and mild cardiomegaly."
@@ -90,8 +91,8 @@ def test_shared_prompt_equals_concatenated(family, tiny_models, demo):
         assert shared["input_ids"].shape[0] == len(recs) + n_dv and plain["input_ids"].shape[0] == 2 * len(recs)
         assert "position_ids" in shared and "position_ids" not in plain
         with torch.no_grad():
-            a, ca = sequence_logps(ld.model, shared)
-            b, cb = sequence_logps(ld.model, plain)
+            a, ca = sequence_logps(ld.model, shared, mrope=ld.family.mrope)
+            b, cb = sequence_logps(ld.model, plain, mrope=ld.family.mrope)
         torch.testing.assert_close(ca, cb)
         torch.testing.assert_close(a, b, rtol=1e-5, atol=2e-5)
     assert int(ca[0]) == 5 < int(full["tgt_seq"].eq(0).sum())  # the long answer was truncated

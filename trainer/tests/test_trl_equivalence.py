@@ -37,7 +37,8 @@ def _our_trainer(ld, records, tmp_path, share_prompt=True):
                              remove_unused_columns=False, per_device_train_batch_size=len(records))
     return MMedPOTrainer(model=ld.model, args=args, train_dataset=Records(records),
                          data_collator=PreferenceCollator(ld, 1024, cache=False, share_prompt=share_prompt),
-                         mode="dpo", beta=0.1, attn_impl="sdpa", compute_dtype=torch.float32, use_lora=True)
+                         mode="dpo", beta=0.1, attn_impl="sdpa", compute_dtype=torch.float32, use_lora=True,
+                         mrope=ld.family.mrope)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
