@@ -195,7 +195,9 @@ export async function resolveBaseModel(baseModel: string | undefined, seed: numb
   const models = path.join(workRoot(), 'models');
   await fs.promises.mkdir(models, { recursive: true });
   if (!baseModel) {
-    const dir = path.join(models, `tiny-seed${seed}`);
+    // cached per seed and per version of the tiny builders (a changed builder makes another model)
+    const builders = ['tiny.py', 'families.py'].map((f) => fs.readFileSync(path.join(PROJECT_ROOT, 'trainer', f)));
+    const dir = path.join(models, `tiny-llava-${sha256Hex(Buffer.concat(builders)).slice(0, 12)}-seed${seed}`);
     if (!fs.existsSync(path.join(dir, 'model.safetensors'))) {
       const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
       await runPython(['init-tiny', '--out', tmp, '--seed', String(seed)], 'init-tiny');

@@ -423,9 +423,13 @@ def train(args, opts: dict) -> int:
             # a full fine-tune is a complete model: with its processor it is the base of later runs (e.g. the
             # preference variants on top of a fully tuned SFT model)
             ld.processor.save_pretrained(adapter_dir)
-        loss_curve = [h["loss"] for h in state.log_history if "loss" in h]
+        steps = [h for h in state.log_history if "loss" in h]
+        loss_curve = [h["loss"] for h in steps]
         metrics = {"mode": mode, "family": ld.family.model_type, "steps": state.global_step,
                    "finalLoss": loss_curve[-1] if loss_curve else None, "lossCurve": loss_curve,
+                   # per step, as TRL logs them (the campaign report draws the margin)
+                   **({"rewardMarginCurve": [h["rewards/margins"] for h in steps],
+                       "rewardAccuracyCurve": [h["rewards/accuracies"] for h in steps]} if mode == "dpo" else {}),
                    "fingerprint": fingerprint, "pairs": len(records), "trainableParams": n_trainable,
                    "processes": world, "options": opts}
         with open(os.path.join(out, "metrics.json"), "w") as f:

@@ -108,6 +108,7 @@ def test_config_file_is_the_campaign_section(tiny_dir, demo, tmp_path):
     assert any(e["event"] == "refCache" for e in events(r.stdout))
     m = json.load(open(tmp_path / "o" / "metrics.json"))
     assert m["options"]["lora"]["r"] == 4 and m["options"]["gradientCheckpointing"] is True
+    assert len(m["rewardMarginCurve"]) == len(m["rewardAccuracyCurve"]) == len(m["lossCurve"]) == 2
     # r=4 on 2 layers × (q,k,v,o: 64→64; gate, up: 64→128; down: 128→64): 2 × 4 × (4·128 + 3·192)
     assert m["trainableParams"] == 2 * 4 * (4 * 128 + 3 * 192)
 
