@@ -42,8 +42,8 @@ def _conv(turns: list[dict]) -> tuple[str, str]:
 
 
 def _img(image_dir: str, p: str | None, checked: dict | None = None) -> str | None:
-    """The image's path; DataError when it is missing or not an image (header and structure checked once per
-    file with PIL's verify; the full decode happens in the collator, `modeling.load_image`)."""
+    """The image's path; DataError when it is missing or not an image (checked once per file by
+    `modeling.check_image`; the pixels are decoded in the collator by `modeling.load_image`)."""
     if p is None:
         return None
     full = p if os.path.isabs(p) else os.path.join(image_dir, p)
@@ -51,13 +51,9 @@ def _img(image_dir: str, p: str | None, checked: dict | None = None) -> str | No
         return full
     if not os.path.exists(full):
         raise DataError(f"image not found: {full}")
-    from PIL import Image
+    from .modeling import check_image
 
-    try:
-        with Image.open(full) as im:
-            im.verify()
-    except Exception as e:  # PIL raises many types for a broken file
-        raise DataError(f"image {full} does not decode ({type(e).__name__}: {e})") from None
+    check_image(full)
     if checked is not None:
         checked[full] = True
     return full

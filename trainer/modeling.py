@@ -145,6 +145,20 @@ def load_image(src: str | bytes):
         raise DataError(f"{what} does not decode ({e})") from None
 
 
+def check_image(path: str) -> None:
+    """Cheap validation of an image file before training (header and structure, PIL's verify; the pixels are
+    decoded by `load_image` when a batch needs them). Raises DataError naming the file."""
+    from PIL import Image
+
+    from .data import DataError
+
+    try:
+        with Image.open(path) as im:
+            im.verify()
+    except Exception as e:  # PIL raises many types for a broken file
+        raise DataError(f"image {path} does not decode ({type(e).__name__}: {e})") from None
+
+
 def user_message(prompt: str) -> list[dict]:
     """One user turn: the image, then the question (the authors' data writes <image> in the text; it is
     dropped, the processor places the image)."""
