@@ -1,6 +1,8 @@
 // The training worker (GPU pool): only the training activity, one activity slot per GPU (nvidia-smi;
-// one slot in CPU mode), each run pinned to its GPU with CUDA_VISIBLE_DEVICES. On SIGTERM/SIGINT the
-// running trainers are told to checkpoint at once; shutdownGraceTime leaves time for that and the upload.
+// one slot in CPU mode), each run pinned to its GPUs with CUDA_VISIBLE_DEVICES: one GPU, or
+// training.gpusPerRun of them for a multi-GPU run (accelerate launch; an attempt that finds too few
+// free fails retryably and is retried). On SIGTERM/SIGINT the running trainers are told to checkpoint at
+// once; shutdownGraceTime leaves time for that and the upload.
 // Run: `npx tsx workers/training.ts` (env: MMEDPO_TASK_QUEUE, MMEDPO_GPUS, MMEDPO_PYTHON, MMEDPO_TRAINING_DIR).
 import type { Duration } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
