@@ -10,6 +10,7 @@ import * as activities from '../../activities';
 import { buildPreferenceSets, writeCampaignReport, writeShardResult } from '../../activities/campaign';
 import type { DatasetManifest } from '../../activities/ingest';
 import { trainerPython } from '../../activities/training';
+import { scorePredictions } from '../../activities/evaluation';
 import { curateVisualItem, type VisualPairRecord } from '../../activities/visual';
 import { parseCampaignConfig } from '../../core/config';
 import { CampaignIdKey, DatasetKey, StageKey } from '../../core/search-attributes';
@@ -155,7 +156,14 @@ describe('ingest workflow on the real stack', () => {
     // The campaign manifest carries the counts and the report shows them beside the scores.
     const cfg = parseCampaignConfig({ dataset: { format: 'vqa-rad', root: path.join(FIXTURES, 'vqa-rad-mevf') } });
     const merge = await buildPreferenceSets({ campaignId: campaign, manifestKey: result.manifestKey, trainSplit: 'train', limit: 0, shardKeys: [], variants: ['sft'], normalization: cfg.normalization, debateScale: cfg.debate.scale });
-    const rep = await writeCampaignReport({ campaignId: campaign, config: cfg, configHash: 'h', workflowId: campaign, ingest: { ...result, scanKey: 'scan' }, shards: [], merge, trains: [], evals: [{ variant: 'base', predictionsKey: 'p', scoresKey: 's', totals: { open_recall: 10, closed_accuracy: 50, closed_accuracy_strict: 50, n_open: 1, n_closed: 5 } }] });
+    // A real (tiny) evaluation: the report reads its per-item scores and predictions from S3.
+    const preds = [
+      { id: 'q1', prediction: 'yes', reference: 'yes', answer_type: 'closed' },
+      { id: 'q2', prediction: 'left lung', reference: 'right lung', answer_type: 'open' },
+    ];
+    const predictionsKey = (await artifactStore().putBytes('test-predictions', Buffer.from(preds.map((r) => JSON.stringify(r)).join('\n') + '\n'), { ext: '.jsonl' })).key;
+    const scored = await scorePredictions({ predictionsKey, format: 'vqa', convention: 'pycoco' });
+    const rep = await writeCampaignReport({ campaignId: campaign, config: cfg, configHash: 'h', workflowId: campaign, ingest: { ...result, scanKey: 'scan' }, shards: [], merge, trains: [], evals: [{ variant: 'base', predictionsKey, scoresKey: scored.scoresKey, totals: scored.totals }] });
     const cm = await artifactStore().getJson<{ splitHygiene: { sharedImages: number; repeatedQuestions: number } }>(rep.manifestKey);
     expect(cm.splitHygiene).toMatchObject({ sharedImages: 3, repeatedQuestions: 2 });
     const html = (await artifactStore().getBytes(rep.reportKeys.html)).toString('utf8');
