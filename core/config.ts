@@ -7,6 +7,7 @@
 // the config travels through workflow history and must stay secret-free.
 import { z } from 'zod';
 import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES } from './stats';
+import { DEFAULT_OUTAGE_BUDGET_HOURS } from './faults';
 import TRAINER_DEFAULTS from '../trainer/defaults.json';
 
 const envVarName = z
@@ -272,6 +273,17 @@ export const CampaignConfigSchema = z
           .object({ resamples: z.number().int().min(100).max(100_000).default(DEFAULT_RESAMPLES), confidence: z.number().gt(0.5).lt(1).default(DEFAULT_CONFIDENCE) })
           .strict()
           .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    faults: z
+      .object({
+        /**
+         * Hours an infrastructure fault (S3 or an endpoint unreachable, 5xx, 429, timeouts, a lost
+         * worker) is retried before the workflow fails with it as the reason; data faults are never
+         * retried (core/faults.ts). Hours, not minutes: a month-long campaign outlives an outage.
+         */
+        outageBudgetHours: z.number().positive().max(24 * 30).default(DEFAULT_OUTAGE_BUDGET_HOURS),
       })
       .strict()
       .prefault({}),

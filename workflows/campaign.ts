@@ -26,11 +26,11 @@ import { queueOf } from '../core/queues';
 import { CampaignIdKey, DatasetKey, StageKey, VariantKey } from '../core/search-attributes';
 import type { IngestResult } from './ingest';
 import { pauseShardSignal } from './curation-shard';
+import { outageBudgetOf } from './curate-item';
+import { faultPolicy } from '../core/faults';
 
-const acts = proxyActivities<typeof campaignActs>({
-  startToCloseTimeout: '30 minutes',
-  retry: { maximumAttempts: 10 },
-});
+// S3 unreachable or a worker lost is retried for the campaign's outage budget (core/faults.ts).
+const campaignActivities = (cfg: CampaignInput['config']) => proxyActivities<typeof campaignActs>({ startToCloseTimeout: '30 minutes', ...faultPolicy(outageBudgetOf(cfg)) });
 type TrainingActs = typeof campaignActs & { evaluateVariant(input: EvaluateVariantInput): Promise<EvalOutcome> };
 const trainingActs = (prefix: string, heartbeatTimeoutSeconds: number) =>
   proxyActivities<TrainingActs>({
@@ -47,6 +47,7 @@ export const pauseSignal = defineSignal<[boolean]>('setPaused');
 
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignResult> {
   const cfg = input.config;
+  const acts = campaignActivities(cfg);
   const prefix = cfg.temporal.queuePrefix;
   const training = trainingActs(prefix, cfg.training.heartbeatTimeoutSeconds);
   const variants = cfg.training.variants;
@@ -100,7 +101,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     workflowId: `${input.campaignId}/ingest`,
     taskQueue: queueOf(prefix, 'curation'),
     staticSummary: `ingest ${ds.format}`,
-    args: [{ format: ds.format, root: ds.root, language: cfg.dataset.language, campaignId: input.campaignId }],
+    args: [{ format: ds.format, root: ds.root, language: cfg.dataset.language, campaignId: input.campaignId, outageBudgetHours: outageBudgetOf(cfg) }],
   });
   progress.artifacts.datasetManifest = ingest.manifestKey;
   const plan = await acts.planCuration({ manifestKey: ingest.manifestKey, split: cfg.dataset.trainSplit, limit: cfg.dataset.limit, shardSize: cfg.curation.shardSize });

@@ -1,7 +1,10 @@
 // One item's curation (workflow code), shared by the shard's per-item mode and the lane workflow:
 // the text branch ‖ the visual branch (and the global-noise pass when a variant needs it). A branch
-// that fails is recorded on the item as quarantined with its reason; the item always returns.
+// that fails with a data fault is recorded on the item as quarantined with its reason; an
+// infrastructure fault still failing past the outage budget (core/faults.ts) fails the shard instead,
+// so an outage never costs an item.
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, setCurrentDetails, type ActivityOptions } from '@temporalio/workflow';
+import { DEFAULT_OUTAGE_BUDGET_HOURS, faultPolicy, isDataFault } from '../core/faults';
 import type { ShardItem } from '../activities/campaign';
 import type { ItemCuration, ShardInput } from '../core/contracts';
 import type { TextItemInput, TextItemResult } from './text';
@@ -37,12 +40,19 @@ export function showCounts(counts: ItemCounts): void {
   setCurrentDetails(`**${counts.done}/${counts.total}** items curated, ${counts.quarantined} quarantined`);
 }
 
-/** The visual tool's activity options (a regular activity per item, or a local one in lanes). */
-export const VISUAL_ACTIVITY_OPTIONS: Pick<ActivityOptions, 'startToCloseTimeout' | 'retry'> = {
-  startToCloseTimeout: '5 minutes',
-  // A corrupt image or a bad input fails the same way every time: quarantine, no retry.
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['BadImage', 'BadInput'] },
-};
+/** The campaign's outage budget (a config parsed before `faults` existed has none: the default). */
+export function outageBudgetOf(cfg: ShardInput['config']): number {
+  return (cfg as Partial<ShardInput['config']>).faults?.outageBudgetHours ?? DEFAULT_OUTAGE_BUDGET_HOURS;
+}
+
+/**
+ * The visual tool's activity options (a regular activity per item, or a local one in lanes). A
+ * corrupt image fails the same way every time (BadImage: quarantined, no retry); S3 unreachable is
+ * retried for the outage budget.
+ */
+export function visualActivityOptions(cfg: ShardInput['config']): Pick<ActivityOptions, 'startToCloseTimeout' | 'scheduleToCloseTimeout' | 'retry'> {
+  return { startToCloseTimeout: '5 minutes', ...faultPolicy(outageBudgetOf(cfg)) };
+}
 
 export interface VisualCall {
   (input: { seed: number; itemId: string; imageKey: string; noise: ShardInput['config']['noise']; visualTool: ShardInput['config']['visualTool'] }): Promise<{ pairKey: string; confidence: number }>;
@@ -60,6 +70,7 @@ export function textInputOf(input: ShardInput, item: ShardItem): TextItemInput {
     config: { models: cfg.models, curation: cfg.curation, debate: cfg.debate },
     alsoSingleAgent: input.needSingleAgent,
     queuePrefix: cfg.temporal.queuePrefix,
+    outageBudgetHours: outageBudgetOf(cfg),
   };
 }
 
@@ -77,9 +88,10 @@ export async function curateItem(
       if (t.quarantined || !t.pairKey || t.score === undefined) out.quarantined.push({ itemId: item.id, stage: 'text', reason: t.quarantined ?? 'no pair produced' });
       else out.text = { pairKey: t.pairKey, score: t.score, consensus: !!t.consensus, turns: t.turns ?? 0, atCap: !!t.atCap, singleScore: t.singleScore, source: t.source };
     } catch (e) {
-      // Only a failure Temporal reports (an activity out of retries, a failed child) quarantines the
-      // item; a bug in workflow code fails the workflow task and waits for a fixed worker.
-      if (!(e instanceof ActivityFailure || e instanceof ApplicationFailure || e instanceof ChildWorkflowFailure)) throw e;
+      // Only a data fault Temporal reports (an activity or child failing with one) quarantines the
+      // item. An outage past its budget fails the shard; a bug in workflow code fails the workflow
+      // task and waits for a fixed worker.
+      if (!((e instanceof ActivityFailure || e instanceof ApplicationFailure || e instanceof ChildWorkflowFailure) && isDataFault(e))) throw e;
       out.quarantined.push({ itemId: item.id, stage: 'text', reason: failureReason(e) });
     }
   };
@@ -92,6 +104,7 @@ export async function curateItem(
       if (mode === 'global') out.visualGlobal = v;
       else out.visual = v;
     } catch (e) {
+      if (!isDataFault(e)) throw e;
       out.quarantined.push({ itemId: item.id, stage: mode === 'global' ? 'visual-global' : 'visual', reason: failureReason(e) });
     }
   };

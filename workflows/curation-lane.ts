@@ -18,12 +18,11 @@
 import { condition, defineQuery, defineSignal, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type * as campaignActs from '../activities/campaign';
 import type { ItemCuration, ShardInput } from '../core/contracts';
-import { countItem, curateItem, showCounts, VISUAL_ACTIVITY_OPTIONS } from './curate-item';
+import { countItem, curateItem, outageBudgetOf, showCounts, visualActivityOptions, type VisualCall } from './curate-item';
+import { faultPolicy } from '../core/faults';
 import { Lockstep } from './lockstep';
 import { curateTextItem, newTextItemView, type TextItemView } from './text';
 
-const { loadShardItems } = proxyActivities<typeof campaignActs>({ startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 10 } });
-const { curateVisual } = proxyLocalActivities<typeof campaignActs>(VISUAL_ACTIVITY_OPTIONS);
 
 export const pauseLaneSignal = defineSignal<[boolean]>('setPaused');
 export interface LaneProgress {
@@ -49,10 +48,12 @@ export async function curationLaneWorkflow(input: ShardInput): Promise<LaneResul
   setHandler(pauseLaneSignal, (p) => {
     paused = p;
   });
+  const { loadShardItems } = proxyActivities<typeof campaignActs>({ startToCloseTimeout: '5 minutes', ...faultPolicy(outageBudgetOf(input.config)) });
+  const { curateVisual } = proxyLocalActivities<typeof campaignActs>(visualActivityOptions(input.config));
   const items = await loadShardItems({ manifestKey: input.manifestKey, split: input.split, start: input.start, end: input.end });
   const progress: LaneProgress = { done: 0, total: items.length, quarantined: 0 };
   setHandler(laneProgressQuery, () => progress);
-  if (input.laneSlots) return { items: await lockstepLane(input, items, progress, () => paused) };
+  if (input.laneSlots) return { items: await lockstepLane(input, items, progress, () => paused, curateVisual) };
   const results: ItemCuration[] = [];
   for (const item of items) {
     if (paused) await condition(() => !paused);
@@ -78,7 +79,7 @@ export async function curationLaneWorkflow(input: ShardInput): Promise<LaneResul
  * of every item in flight calls through one lock-step gate. Gate keys: slot × 4 + branch (text,
  * visual, global-noise visual), so a batch is always ordered slot by slot.
  */
-async function lockstepLane(input: ShardInput, items: Awaited<ReturnType<typeof loadShardItems>>, progress: LaneProgress, paused: () => boolean): Promise<ItemCuration[]> {
+async function lockstepLane(input: ShardInput, items: Awaited<ReturnType<typeof campaignActs.loadShardItems>>, progress: LaneProgress, paused: () => boolean, curateVisual: VisualCall): Promise<ItemCuration[]> {
   const lockstep = new Lockstep();
   const results: ItemCuration[] = new Array(items.length);
   // Items in flight with their text branch's live state, oldest first: the query's `inFlight` and

@@ -22,15 +22,11 @@ import {
 import type * as campaignActs from '../activities/campaign';
 import type { ItemCuration, ShardInput, ShardResult } from '../core/contracts';
 import { queueOf } from '../core/queues';
-import { countItem, curateItem, showCounts, VISUAL_ACTIVITY_OPTIONS } from './curate-item';
+import { countItem, curateItem, outageBudgetOf, showCounts, visualActivityOptions } from './curate-item';
+import { faultPolicy } from '../core/faults';
 import { pauseLaneSignal, type LaneResult } from './curation-lane';
 import { textRolesOffline, type TextItemResult } from './text';
 
-const { loadShardItems, writeShardResult } = proxyActivities<typeof campaignActs>({
-  startToCloseTimeout: '5 minutes',
-  retry: { maximumAttempts: 10 },
-});
-const { curateVisual } = proxyActivities<typeof campaignActs>(VISUAL_ACTIVITY_OPTIONS);
 
 /** Items in one lock-step lane at most (~20 history events per item). */
 export const MAX_LANE_ITEMS = 200;
@@ -50,6 +46,8 @@ export async function curationShardWorkflow(input: ShardInput): Promise<ShardRes
   setHandler(pauseShardSignal, (p) => {
     paused = p;
   });
+  const { loadShardItems, writeShardResult } = proxyActivities<typeof campaignActs>({ startToCloseTimeout: '5 minutes', ...faultPolicy(outageBudgetOf(input.config)) });
+  const { curateVisual } = proxyActivities<typeof campaignActs>(visualActivityOptions(input.config));
   const items = await loadShardItems({ manifestKey: input.manifestKey, split: input.split, start: input.start, end: input.end });
   const results: ItemCuration[] = new Array(items.length);
   const progress: ShardProgress = { done: 0, total: items.length, quarantined: 0 };

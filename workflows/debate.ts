@@ -23,6 +23,8 @@ export interface RunDebateInput {
   scale: DebateScale;
   mode: 'multi' | 'single';
   queuePrefix?: string;
+  /** How long an unreachable agent endpoint is retried (core/faults.ts); default DEFAULT_OUTAGE_BUDGET_HOURS. */
+  outageBudgetHours?: number;
 }
 
 export interface DebateResult {
@@ -45,6 +47,7 @@ export async function runDebate(i: RunDebateInput, view: DebateView, gate: CallG
       role,
       `${i.queuePrefix ?? ''}${modelQueue(`agent-${agent}`)}`,
       `${i.mode === 'single' ? 'single-agent ' : ''}turn ${turn + 1}: agent ${agent + 1} (${role.model}) scores ${i.itemId}${previous ? ` after ${previous.score}` : ''}`,
+      i.outageBudgetHours,
     );
     const r = await gate.one(() =>
       debateTurn({

@@ -2,17 +2,17 @@
 // result is one S3 key, so 20k items cost a few hundred history events) → manifest.
 import { proxyActivities, upsertSearchAttributes, setHandler, defineQuery } from '@temporalio/workflow';
 import type * as ingest from '../activities/ingest';
+import { faultPolicy } from '../core/faults';
 import { CampaignIdKey, DatasetKey, StageKey } from '../core/search-attributes';
 
-const { scanDataset, writeManifest } = proxyActivities<typeof ingest>({
-  startToCloseTimeout: '10 minutes',
-  retry: { maximumAttempts: 5 },
-});
-const { ingestChunk } = proxyActivities<typeof ingest>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: { maximumAttempts: 5 },
-});
+// S3 or a worker lost mid-ingest is retried for the outage budget; rows and images the loaders
+// refuse are quarantined by the activities themselves (core/faults.ts).
+const ingestActivities = (outageBudgetHours: number | undefined) => {
+  // (An activity proxy is a Proxy: take its functions by name, never by spreading it.)
+  const { scanDataset, writeManifest } = proxyActivities<typeof ingest>({ startToCloseTimeout: '10 minutes', ...faultPolicy(outageBudgetHours) });
+  const { ingestChunk } = proxyActivities<typeof ingest>({ startToCloseTimeout: '30 minutes', heartbeatTimeout: '2 minutes', ...faultPolicy(outageBudgetHours) });
+  return { scanDataset, writeManifest, ingestChunk };
+};
 
 export interface IngestInput {
   format: string;
@@ -22,6 +22,8 @@ export interface IngestInput {
   campaignId?: string;
   chunkSize?: number;
   maxConcurrentChunks?: number;
+  /** faults.outageBudgetHours of the campaign; absent: the default. */
+  outageBudgetHours?: number;
 }
 
 export interface IngestResult {
@@ -35,6 +37,7 @@ export interface IngestResult {
 export const ingestProgressQuery = defineQuery<{ chunksDone: number; chunks: number; quarantined: number }>('ingestProgress');
 
 export async function ingestWorkflow(input: IngestInput): Promise<IngestResult> {
+  const { scanDataset, writeManifest, ingestChunk } = ingestActivities(input.outageBudgetHours);
   upsertSearchAttributes([
     { key: StageKey, value: 'ingest' },
     { key: DatasetKey, value: input.format },

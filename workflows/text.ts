@@ -2,8 +2,11 @@
 // sample the target N times → the judge picks the most hallucinated candidate (or says none
 // conflicts clearly and writes a hallucination from the ground truth) → store the pair → the
 // multi-Med-LLM debate scores y_l's clinical relevance (s_t) → store the transcript. An item whose
-// endpoint refuses or whose replies stay invalid is returned quarantined (never thrown).
+// endpoint refuses or whose replies stay invalid is returned quarantined (a data fault); an
+// endpoint or S3 that stays unreachable past the outage budget fails the workflow instead (an
+// infrastructure fault never costs an item: core/faults.ts).
 import { ActivityFailure, ApplicationFailure, defineQuery, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { DEFAULT_OUTAGE_BUDGET_HOURS, faultPolicy, isDataFault } from '../core/faults';
 import type * as activities from '../activities';
 import type { CampaignConfig } from '../core/config';
 import { modelQueue } from '../core/queues';
@@ -26,6 +29,8 @@ export interface TextItemInput {
   queuePrefix?: string;
   /** All N samples in one `sampleTargetN` call (lock-step lanes, offline target); else one call per sample. */
   samplesInOneCall?: boolean;
+  /** How long unreachable endpoints and S3 are retried (faults.outageBudgetHours); absent: the default. */
+  outageBudgetHours?: number;
 }
 
 export interface TextItemResult {
@@ -49,11 +54,16 @@ export interface TextItemView {
 
 export const textItemStateQuery = defineQuery<TextItemView>('textItemState');
 
-// Small idempotent S3 puts (content-addressed): local activities on the workflow's worker.
-const { storeTextPair, storeDebateTranscript } = proxyLocalActivities<typeof activities>({
-  startToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', maximumAttempts: 10 },
-});
+// Small idempotent S3 puts (content-addressed): local activities on the workflow's worker, retried
+// through a storage outage for the outage budget.
+const storeActivities = (outageBudgetHours: number) =>
+  proxyLocalActivities<typeof activities>({ startToCloseTimeout: '2m', ...faultPolicy(outageBudgetHours) });
+
+/** A data fault quarantines the item (returned); an infrastructure failure past its budget is rethrown. */
+function dataFaultOrThrow(e: unknown): ActivityFailure {
+  if (e instanceof ActivityFailure && isDataFault(e)) return e;
+  throw e;
+}
 
 /** Why a model activity failed for good, in one line with the endpoint's message. */
 function failureReason(e: ActivityFailure, what: string): string {
@@ -91,8 +101,10 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView, g
     view.phase = 'quarantined';
     return { quarantined: reason };
   };
-  const target = modelActivities(models.target, `${prefix}${modelQueue('target')}`);
-  const judge = modelActivities(models.judge, `${prefix}${modelQueue('judge')}`);
+  const budget = input.outageBudgetHours ?? DEFAULT_OUTAGE_BUDGET_HOURS;
+  const { storeTextPair, storeDebateTranscript } = storeActivities(budget);
+  const target = modelActivities(models.target, `${prefix}${modelQueue('target')}`, undefined, budget);
+  const judge = modelActivities(models.judge, `${prefix}${modelQueue('judge')}`, undefined, budget);
   const common = { campaignSeed: input.campaignSeed, itemId: input.itemId, kind: input.kind, question: input.question, groundTruth: input.groundTruth };
 
   // 1. N samples of the target.
@@ -104,8 +116,7 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView, g
           Array.from({ length: curation.samples }, (_, k) => () => target.sampleTarget({ ...common, role: models.target, imageKey: input.imageKey, sampleIndex: k })),
         );
   } catch (e) {
-    if (e instanceof ActivityFailure) return quarantine(failureReason(e, `target ${models.target.model}`));
-    throw e;
+    return quarantine(failureReason(dataFaultOrThrow(e), `target ${models.target.model}`));
   }
   const replyKeys = samples.flatMap((s) => s.replyKeys);
   const candidates = samples.filter((s) => s.ok && s.text).map((s) => s.text!);
@@ -136,8 +147,7 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView, g
       source = 'generated';
     }
   } catch (e) {
-    if (e instanceof ActivityFailure) return quarantine(failureReason(e, `judge ${models.judge.model}`));
-    throw e;
+    return quarantine(failureReason(dataFaultOrThrow(e), `judge ${models.judge.model}`));
   }
 
   // 3. The D_t pair.
@@ -157,7 +167,7 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView, g
   );
 
   // 4. The debate on y_l (text only), then optionally the single-agent ablation.
-  const debateCommon = { campaignSeed: input.campaignSeed, itemId: input.itemId, response: y_l, groundTruth: input.groundTruth, agents: models.agents, rounds: debate.rounds, scale: debate.scale, queuePrefix: prefix };
+  const debateCommon = { campaignSeed: input.campaignSeed, itemId: input.itemId, response: y_l, groundTruth: input.groundTruth, agents: models.agents, rounds: debate.rounds, scale: debate.scale, queuePrefix: prefix, outageBudgetHours: budget };
   const transcript = async (mode: 'multi' | 'single', r: Awaited<ReturnType<typeof runDebate>>) => {
     const agents = mode === 'single' ? models.agents.slice(0, 1) : models.agents;
     return gate.one(() =>
@@ -179,8 +189,7 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView, g
   try {
     main = await runDebate({ ...debateCommon, mode }, view.debate, gate);
   } catch (e) {
-    if (e instanceof ActivityFailure) return { pairKey, source, ...quarantine(failureReason(e, 'debate agent')) };
-    throw e;
+    return { pairKey, source, ...quarantine(failureReason(dataFaultOrThrow(e), 'debate agent')) };
   }
   const transcriptKey = await transcript(mode, main);
   if (main.outcome.score === undefined) return { pairKey, source, transcriptKey, ...quarantine('debate: no agent gave a valid score (every reply invalid after the corrective re-ask)') };
@@ -202,8 +211,8 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView, g
       result.singleTranscriptKey = await transcript('single', single);
       if (single.outcome.score !== undefined) result.singleScore = single.outcome.score;
     } catch (e) {
-      if (!(e instanceof ActivityFailure)) throw e;
-      // The single-agent ablation score is optional; the item keeps its multi-agent result.
+      // The single-agent ablation score is optional: a data fault leaves the item its multi-agent result.
+      dataFaultOrThrow(e);
     }
   } else if (input.alsoSingleAgent) {
     result.singleScore = main.outcome.score;
