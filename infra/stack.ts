@@ -427,8 +427,9 @@ export async function stackDown(o: StackOptions = {}): Promise<void> {
 
 /**
  * The env vars that point this project's clients and workers (lib/env.ts resolveRuntime) at a stack:
- * Temporal through the standard TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE, which override any envconfig
- * profile field by field (a profile's TLS or API key would still apply: a test stack is run without one).
+ * Temporal through the standard TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE. They override an envconfig profile
+ * field by field only, so a TLS or API-key setting from a profile would still apply to the plaintext stack:
+ * test/global-setup.ts clears the others first.
  */
 export function stackEnv(info: StackInfo): Record<string, string> {
   return {
