@@ -26,7 +26,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
       if (isVerbose()) console.error(err.stack ?? err);
       let msg = err.message?.split('\n')[0] ?? String(e);
       if (err instanceof ConfigError) msg = err.message;
-      else if (!/stack up/.test(msg) && (err.code === 'ECONNREFUSED' || /ECONNREFUSED|Failed to connect/i.test(msg)))
+      else if (!/stack up|cannot reach Temporal/.test(msg) && (err.code === 'ECONNREFUSED' || /ECONNREFUSED|Failed to connect/i.test(msg)))
         msg = `${msg} — is the stack up? run \`npx mmedpo stack up\``;
       console.error(`mmedpo: ${msg}`);
       process.exitCode = err instanceof UserError ? err.exitCode : 1;

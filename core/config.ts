@@ -287,27 +287,14 @@ export const CampaignConfigSchema = z
       })
       .strict()
       .prefault({}),
-    storage: z
-      .object({
-        bucket: z.string().min(3).default('mmedpo-artifacts'),
-        /** S3 endpoint; absent → AWS S3 (or the local MinIO when the dev stack is up). */
-        endpoint: z.string().url().optional(),
-        region: z.string().default('us-east-1'),
-        forcePathStyle: z.boolean().default(true),
-        accessKeyIdEnv: envVarName.default('MMEDPO_S3_ACCESS_KEY_ID'),
-        secretAccessKeyEnv: envVarName.default('MMEDPO_S3_SECRET_ACCESS_KEY'),
-        prefix: z.string().default(''),
-      })
-      .strict()
-      .prefault({}),
+    /**
+     * Only what a campaign decides about Temporal. Where Temporal is (address, namespace, TLS, API key) is a
+     * property of each process: its envconfig profile and TEMPORAL_* env vars (lib/env.ts resolveTemporalConnection).
+     */
     temporal: z
       .object({
-        address: z.string().default('127.0.0.1:7233'),
-        namespace: z.string().default('default'),
         /** Prepended to every task queue (curation, training, model-*): several deployments or test runs share a namespace. */
         queuePrefix: z.string().regex(/^[A-Za-z0-9._-]*$/).default(''),
-        /** Encrypt payloads (medical text) with the AES-GCM codec; key from this env var. */
-        encryptionKeyEnv: envVarName.optional(),
       })
       .strict()
       .prefault({}),
@@ -381,8 +368,48 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
   return cur;
 }
 
+const S3_VIA_ENV = 'S3 is set per process;';
 /**
- * Validate a plain object; throws ConfigError naming each bad field, its value and the expectation.
+ * Fields that once were in this schema but were never read: the Temporal connection and the artifact
+ * store belong to the process (lib/env.ts resolveRuntime), so setting one here is an error that says
+ * where it goes. `storage.*` keys absent here get the `storage` line.
+ */
+const NOT_CAMPAIGN_SETTINGS: Record<string, string> = {
+  'temporal.address': 'set TEMPORAL_ADDRESS or an envconfig profile (TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE)',
+  'temporal.namespace': 'set TEMPORAL_NAMESPACE or an envconfig profile (TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE)',
+  'temporal.encryptionKeyEnv': 'payloads are always encrypted; keys come from MMEDPO_PAYLOAD_KEYS or MMEDPO_PAYLOAD_KEY_FILE',
+  'storage.bucket': `${S3_VIA_ENV} set MMEDPO_BUCKET`,
+  'storage.endpoint': `${S3_VIA_ENV} set MMEDPO_S3_ENDPOINT (unset: AWS S3)`,
+  'storage.region': `${S3_VIA_ENV} set MMEDPO_S3_REGION`,
+  'storage.prefix': `${S3_VIA_ENV} set MMEDPO_S3_PREFIX`,
+  'storage.accessKeyIdEnv': `${S3_VIA_ENV} set MMEDPO_S3_ACCESS_KEY_ID / MMEDPO_S3_SECRET_ACCESS_KEY, or use the AWS credential chain`,
+  'storage.secretAccessKeyEnv': `${S3_VIA_ENV} set MMEDPO_S3_ACCESS_KEY_ID / MMEDPO_S3_SECRET_ACCESS_KEY, or use the AWS credential chain`,
+  'storage.forcePathStyle': `${S3_VIA_ENV} path-style addressing is used whenever MMEDPO_S3_ENDPOINT is set`,
+  storage: `${S3_VIA_ENV} see MMEDPO_S3_ENDPOINT, MMEDPO_BUCKET, MMEDPO_S3_REGION, MMEDPO_S3_PREFIX, MMEDPO_S3_SSE and the S3 credentials`,
+};
+
+/**
+ * One line per field the schema does not have, named by its full path, with its value (described, not
+ * shown, under a secret-named key) and where it belongs; a removed section gets a line per key set in it.
+ */
+function unknownFieldLines(input: unknown, path: PropertyKey[], keys: string[], secrets: string[]): string[] {
+  const line = (at: PropertyKey[]) => {
+    const field = at.join('.');
+    const why = NOT_CAMPAIGN_SETTINGS[field] ?? (field.startsWith('storage.') ? NOT_CAMPAIGN_SETTINGS.storage : 'unknown field (misspelt, or not read by this version)');
+    return `${field} is not a campaign setting (got ${describeValue(valueAt(input, at), at, secrets)}): ${why}`;
+  };
+  return keys.flatMap((k) => {
+    const value = valueAt(input, [...path, k]);
+    if (path.length === 0 && k === 'storage' && value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length)
+      return Object.keys(value).map((sub) => line(['storage', sub]));
+    return [line([...path, k])];
+  });
+}
+
+/**
+ * Validate a plain object; throws ConfigError naming each bad field, its value and the expectation;
+ * a field the schema does not have (every object is strict) is named by its full path, with where it
+ * belongs when it is a process setting (NOT_CAMPAIGN_SETTINGS).
  * Values under secret-named keys are never shown (SECRET_NAME): the issue says what kind of value
  * it was, and any secret string that reached a message some other way is scrubbed from it.
  */
@@ -392,10 +419,11 @@ export function parseCampaignConfig(input: unknown, source = 'config'): Campaign
   const secrets: string[] = [];
   redactSecrets(input, secrets);
   const scrub = (line: string) => secrets.filter((x) => x.length >= 8).reduce((acc, x) => acc.split(x).join(REDACTED), line);
-  const issues = r.error.issues.map((i) => {
+  const issues = r.error.issues.flatMap((i) => {
+    if (i.code === 'unrecognized_keys') return unknownFieldLines(input, i.path as PropertyKey[], i.keys, secrets).map(scrub);
     const field = i.path.length ? i.path.join('.') : '(root)';
     const got = describeValue(valueAt(input, i.path as PropertyKey[]), i.path as PropertyKey[], secrets);
-    return scrub(`${field}: got ${got}; expected ${i.message}`);
+    return [scrub(`${field}: got ${got}; expected ${i.message}`)];
   });
   throw new ConfigError(`${source} is invalid:\n  - ${issues.join('\n  - ')}`, issues);
 }

@@ -425,10 +425,16 @@ export async function stackDown(o: StackOptions = {}): Promise<void> {
   await Promise.all([killAndWait(info.temporalPid ?? 0), killAndWait(info.minioPid ?? 0), killAndWait(info.codecServerPid ?? 0)]);
 }
 
-/** The env vars that point this project's clients and workers (lib/env.ts resolveRuntime) at a stack. */
+/**
+ * The env vars that point this project's clients and workers (lib/env.ts resolveRuntime) at a stack:
+ * Temporal through the standard TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE. They override an envconfig profile
+ * field by field only, so a TLS or API-key setting from a profile would still apply to the plaintext stack:
+ * test/global-setup.ts clears the others first.
+ */
 export function stackEnv(info: StackInfo): Record<string, string> {
   return {
-    MMEDPO_TEMPORAL_ADDRESS: info.temporalAddress,
+    TEMPORAL_ADDRESS: info.temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
     MMEDPO_S3_ENDPOINT: info.s3Endpoint,
     MMEDPO_S3_ACCESS_KEY_ID: info.accessKeyId,
     MMEDPO_S3_SECRET_ACCESS_KEY: info.secretAccessKey,

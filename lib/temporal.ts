@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, WorkerOptions } from '@temporalio/worker';
 import { payloadCodecs } from './codec';
 import { failureConverter } from './failure-converter';
-import { resolveRuntime, Runtime as MmedpoRuntime } from './env';
+import { resolveRuntime, Runtime as MmedpoRuntime, TemporalConnection } from './env';
 
 /**
  * The data converter of every client and worker: payloads and failure messages (message and stack
@@ -24,11 +24,23 @@ export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../workflows/index.ts');
 
+/** The options both `Connection.connect` and `NativeConnection.connect` take from a resolved connection (lib/env.ts). */
+export function connectionOptions(t: TemporalConnection): { address: string; tls?: TemporalConnection['tls']; apiKey?: string; metadata?: Record<string, string> } {
+  return { address: t.address, ...(t.tls !== undefined ? { tls: t.tls } : {}), ...(t.apiKey !== undefined ? { apiKey: t.apiKey } : {}), ...(t.metadata ? { metadata: t.metadata } : {}) };
+}
+
+/** "cannot reach Temporal at ADDRESS (from SOURCE): first line of the cause — what to do". */
+function unreachable(t: TemporalConnection, e: Error): Error {
+  const hint = t.source === 'the local stack' || t.source === 'the default address' ? 'run `npx mmedpo stack up`, or set TEMPORAL_ADDRESS / an envconfig profile' : 'check the address, TLS and API key';
+  return new Error(`cannot reach Temporal at ${t.address} (from ${t.source}; ${e.message.split('\n')[0]}) — ${hint}`);
+}
+
 export async function connectClient(rt: MmedpoRuntime = resolveRuntime()): Promise<Client> {
-  const connection = await Connection.connect({ address: rt.temporalAddress, connectTimeout: '5s' }).catch((e: Error) => {
-    throw new Error(`cannot reach Temporal at ${rt.temporalAddress} (${e.message.split('\n')[0]}) — run \`npx mmedpo stack up\` or set MMEDPO_TEMPORAL_ADDRESS`);
+  const t = rt.temporal;
+  const connection = await Connection.connect({ ...connectionOptions(t), connectTimeout: '5s' }).catch((e: Error) => {
+    throw unreachable(t, e);
   });
-  return new Client({ connection, namespace: rt.namespace, dataConverter: dataConverter() });
+  return new Client({ connection, namespace: t.namespace, dataConverter: dataConverter() });
 }
 
 let runtimeInstalled = false;
@@ -48,6 +60,9 @@ export function installRuntime(): void {
 
 export async function createWorker(o: Omit<WorkerOptions, 'connection'>, rt: MmedpoRuntime = resolveRuntime()): Promise<Worker> {
   installRuntime();
-  const connection = await NativeConnection.connect({ address: rt.temporalAddress });
-  return Worker.create({ connection, namespace: rt.namespace, dataConverter: dataConverter(), ...o });
+  const t = rt.temporal;
+  const connection = await NativeConnection.connect(connectionOptions(t)).catch((e: Error) => {
+    throw unreachable(t, e);
+  });
+  return Worker.create({ connection, namespace: t.namespace, dataConverter: dataConverter(), ...o });
 }

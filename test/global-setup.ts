@@ -24,5 +24,11 @@ export default async function globalSetup(): Promise<void> {
     headless: false,
   });
   process.env.MMEDPO_TEST_STACK_HOME = TEST_STACK_HOME;
+  // Hermetic: no Temporal setting of the developer's shell or envconfig profile (~/.config/temporalio)
+  // reaches the tests, e.g. an API key that would turn TLS on against the plaintext test server.
+  for (const k of Object.keys(process.env)) if (k.startsWith('TEMPORAL_')) delete process.env[k];
+  const noProfiles = path.join(TEST_STACK_HOME, 'no-profiles.toml');
+  fs.writeFileSync(noProfiles, '# No profile on purpose: the tests reach their stack through TEMPORAL_ADDRESS (test/global-setup.ts).\n[profile]\n');
+  process.env.TEMPORAL_CONFIG_FILE = noProfiles;
   Object.assign(process.env, stackEnv(info));
 }

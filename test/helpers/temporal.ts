@@ -2,7 +2,8 @@
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, WorkerOptions, DefaultLogger, Runtime } from '@temporalio/worker';
-import { dataConverter } from '../../lib/temporal';
+import { resolveTemporalConnection, TemporalConnection } from '../../lib/env';
+import { connectionOptions, dataConverter } from '../../lib/temporal';
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -15,15 +16,21 @@ function quietRuntime(): void {
   }
 }
 
+/** The test stack's connection, through the same resolver as the CLI and the workers (global-setup sets TEMPORAL_ADDRESS). */
+export function testConnection(): TemporalConnection {
+  if (!process.env.TEMPORAL_ADDRESS && !process.env.TEMPORAL_CONFIG_FILE) throw new Error('TEMPORAL_ADDRESS unset: integration tests need test/global-setup.ts');
+  return resolveTemporalConnection();
+}
+
+/** host:port of the test stack's Temporal (for the `temporal` CLI). */
 export function temporalAddress(): string {
-  const a = process.env.MMEDPO_TEMPORAL_ADDRESS;
-  if (!a) throw new Error('MMEDPO_TEMPORAL_ADDRESS unset: integration tests need test/global-setup.ts');
-  return a;
+  return testConnection().address;
 }
 
 export async function connectClient(): Promise<{ client: Client; connection: Connection }> {
-  const connection = await Connection.connect({ address: temporalAddress() });
-  return { client: new Client({ connection, namespace: 'default', dataConverter: dataConverter() }), connection };
+  const t = testConnection();
+  const connection = await Connection.connect(connectionOptions(t));
+  return { client: new Client({ connection, namespace: t.namespace, dataConverter: dataConverter() }), connection };
 }
 
 let bundlePromise: ReturnType<typeof bundleWorkflowCode> | undefined;
@@ -36,11 +43,12 @@ export function workflowBundle(): ReturnType<typeof bundleWorkflowCode> {
 /** A worker on a unique task queue (so parallel test files never steal each other's tasks). */
 export async function makeWorker(o: Omit<WorkerOptions, 'connection' | 'workflowBundle' | 'workflowsPath'> & { withWorkflows?: boolean }): Promise<{ worker: Worker; connection: NativeConnection }> {
   quietRuntime();
-  const connection = await NativeConnection.connect({ address: temporalAddress() });
+  const t = testConnection();
+  const connection = await NativeConnection.connect(connectionOptions(t));
   const { withWorkflows = true, ...rest } = o;
   const worker = await Worker.create({
     connection,
-    namespace: 'default',
+    namespace: t.namespace,
     dataConverter: dataConverter(),
     ...(withWorkflows ? { workflowBundle: await workflowBundle() } : {}),
     ...rest,

@@ -4,7 +4,7 @@
 // shard's first lane (local activities only, items in lock-step; the *-lanes.json / curation-lane.json
 // files are the earlier one-item-at-a-time lanes, kept because such campaigns may still be running).
 // Run after changing campaign workflow code on purpose: `npx tsx test/histories/record-campaign.ts [--lanes]`
-// (stack from MMEDPO_TEMPORAL_ADDRESS / S3 env or the dev stack).
+// (stack from TEMPORAL_ADDRESS / S3 env or the dev stack).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   await client.workflow.execute('campaignWorkflow', { taskQueue: `${prefix}curation`, workflowId: id, args: [{ campaignId: id, config: cfg, configHash: configHash(cfg) }] });
   const temporal = path.resolve(__dirname, '../../.mmedpo/bin/temporal');
   const save = (wid: string, name: string) => {
-    fs.writeFileSync(path.join(__dirname, `${name}.json`), execFileSync(temporal, ['workflow', 'show', '--address', rt.temporalAddress, '-w', wid, '--output', 'json'], { maxBuffer: 256 << 20 }));
+    fs.writeFileSync(path.join(__dirname, `${name}.json`), execFileSync(temporal, ['workflow', 'show', '--address', rt.temporal.address, '-w', wid, '--output', 'json'], { maxBuffer: 256 << 20 }));
     const idFile = path.join(__dirname, 'workflow-ids.tsv');
     const lines = (fs.existsSync(idFile) ? fs.readFileSync(idFile, 'utf8').split('\n') : []).filter((l) => l && !l.startsWith(`${name}.json\t`));
     fs.writeFileSync(idFile, [...lines, `${name}.json\t${wid}`].sort().join('\n') + '\n');

@@ -1,6 +1,6 @@
 // Records a textItemWorkflow history (offline roles: placeholder target, perturbation judge, heuristic
 // agents) for the replay test. Run after changing workflows/text.ts or workflows/debate.ts on purpose:
-// `npx tsx test/histories/record-text.ts` (stack from MMEDPO_TEMPORAL_ADDRESS / S3 env or the dev stack).
+// `npx tsx test/histories/record-text.ts` (stack from TEMPORAL_ADDRESS / S3 env or the dev stack).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   for (const w of models) w.shutdown();
   await run;
   const temporal = path.resolve(__dirname, '../../.mmedpo/bin/temporal');
-  const json = execFileSync(temporal, ['workflow', 'show', '--address', rt.temporalAddress, '-w', workflowId, '--output', 'json'], { maxBuffer: 256 << 20 });
+  const json = execFileSync(temporal, ['workflow', 'show', '--address', rt.temporal.address, '-w', workflowId, '--output', 'json'], { maxBuffer: 256 << 20 });
   fs.writeFileSync(path.join(__dirname, 'text-item-offline.json'), json);
   console.log(`recorded text-item-offline.json: ${JSON.stringify(r)}`);
   await client.connection.close();

@@ -1,5 +1,5 @@
 // Records fresh workflow histories for the replay tests: runs each workflow on
-// the stack (MMEDPO_TEMPORAL_ADDRESS or the local dev stack) with an in-process
+// the stack (TEMPORAL_ADDRESS or the local dev stack) with an in-process
 // worker and saves `temporal workflow show --output json` into test/histories/.
 // Run after changing workflow code on purpose: `npx tsx test/histories/record.ts`.
 import { execFileSync } from 'node:child_process';
@@ -23,7 +23,7 @@ async function record(name: string, workflowType: string, args: unknown[]): Prom
   const workflowId = `record-${name}-${Date.now()}`;
   await worker.runUntil(client.workflow.execute(workflowType, { taskQueue, workflowId, args }));
   const temporal = path.join(ROOT, '.mmedpo', 'bin', 'temporal');
-  const json = execFileSync(temporal, ['workflow', 'show', '--address', rt.temporalAddress, '-w', workflowId, '--output', 'json'], { maxBuffer: 256 << 20 });
+  const json = execFileSync(temporal, ['workflow', 'show', '--address', rt.temporal.address, '-w', workflowId, '--output', 'json'], { maxBuffer: 256 << 20 });
   fs.writeFileSync(path.join(HERE, `${name}.json`), json);
   console.log(`recorded ${name} (${workflowType}) → test/histories/${name}.json`);
   await client.connection.close();

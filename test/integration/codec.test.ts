@@ -14,7 +14,7 @@ import { PROJECT_ROOT } from '../../infra/stack';
 import { payloadKeyId, resolvePayloadKeys } from '../../lib/codec';
 import { ensurePhantomDataset } from '../../lib/phantom-dataset';
 import { dataConverter } from '../../lib/temporal';
-import { connectClient, makeWorker, uniqueQueue } from '../helpers/temporal';
+import { connectClient, makeWorker, temporalAddress, uniqueQueue } from '../helpers/temporal';
 
 const ROOT = path.join(os.tmpdir(), `mmedpo-phantom-codec-${process.pid}`);
 const dec = (b: Uint8Array | null | undefined) => Buffer.from(b ?? new Uint8Array()).toString('utf8');
@@ -99,7 +99,7 @@ describe('payload encryption by default', () => {
     const temporal = path.join(PROJECT_ROOT, '.mmedpo', 'bin', 'temporal');
     const show = (extra: string[]) => {
       try {
-        return execFileSync(temporal, ['workflow', 'show', '--address', process.env.MMEDPO_TEMPORAL_ADDRESS!, '-w', id, '--output', 'json', '--codec-endpoint', codec.url, ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+        return execFileSync(temporal, ['workflow', 'show', '--address', temporalAddress(), '-w', id, '--output', 'json', '--codec-endpoint', codec.url, ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
       } catch (e) {
         return `failed: ${(e as { stderr?: string }).stderr ?? ''}`;
       }

@@ -47,11 +47,11 @@ describe('mmedpo CLI (no stack needed)', () => {
   it('names an unreachable Temporal endpoint and what to do', () => {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/mmedpo.js'), 'dataset', 'ingest', '--format', 'vqa-rad', '--root', SAMPLE], {
       encoding: 'utf8',
-      env: { ...process.env, MMEDPO_TEMPORAL_ADDRESS: '127.0.0.1:9' },
+      env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:9' },
       timeout: 60_000,
     });
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/cannot reach Temporal at 127\.0\.0\.1:9 .*stack up/);
+    expect(r.stderr).toMatch(/cannot reach Temporal at 127\.0\.0\.1:9 \(from TEMPORAL_ADDRESS; .*\) — check the address, TLS and API key/);
   });
 });

@@ -26,7 +26,34 @@ describe('campaign config', () => {
   });
 
   it('rejects unknown fields (typos do not pass silently)', () => {
-    expect(() => parseCampaignConfig({ debate: { roundz: 3 } })).toThrow(/roundz/);
+    expect(() => parseCampaignConfig({ debate: { roundz: 3 } })).toThrow(/debate\.roundz is not a campaign setting \(got 3\): unknown field/);
+  });
+
+  it('keeps only what the code reads: the Temporal connection and S3 are process settings, and setting one here says where it goes', () => {
+    expect(Object.keys(parseCampaignConfig({}).temporal)).toEqual(['queuePrefix']);
+    expect(parseCampaignConfig({})).not.toHaveProperty('storage');
+    const issues = (input: unknown) => {
+      try {
+        parseCampaignConfig(input, 'my.yaml');
+      } catch (e) {
+        return (e as ConfigError).issues;
+      }
+      throw new Error('no ConfigError');
+    };
+    expect(issues({ temporal: { address: 'temporal.example.org:7233', queuePrefix: 'a-' } })).toEqual([
+      'temporal.address is not a campaign setting (got "temporal.example.org:7233"): set TEMPORAL_ADDRESS or an envconfig profile (TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE)',
+    ]);
+    expect(issues({ temporal: { namespace: 'prod', encryptionKeyEnv: 'K' } })).toEqual([
+      expect.stringMatching(/^temporal\.namespace is not a campaign setting .*TEMPORAL_NAMESPACE/),
+      expect.stringMatching(/^temporal\.encryptionKeyEnv is not a campaign setting .*MMEDPO_PAYLOAD_KEYS/),
+    ]);
+    // Every storage field, known once or never: named by its full path.
+    expect(issues({ storage: { bucket: 'b', endpointUrl: 'http://s3' } })).toEqual([
+      'storage.bucket is not a campaign setting (got "b"): S3 is set per process; set MMEDPO_BUCKET',
+      expect.stringMatching(/^storage\.endpointUrl is not a campaign setting \(got "http:\/\/s3"\): S3 is set per process; see MMEDPO_S3_ENDPOINT/),
+    ]);
+    // Through MMEDPO__ env overrides as well.
+    expect(() => parseCampaignConfig(applyEnvOverrides({}, { MMEDPO__TEMPORAL__ADDRESS: 'x:1' }))).toThrow(/temporal\.address is not a campaign setting/);
   });
 
   it('refuses a secret value where an env-var name is expected', () => {
