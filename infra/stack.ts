@@ -450,6 +450,21 @@ export async function restartTemporal(o: StackOptions = {}): Promise<StackInfo> 
   const info = readJson<StackInfo>(path.join(opts.home, 'stack.json'));
   if (!info) throw new Error('no stack to restart');
   await killAndWait(info.temporalPid);
+  return stackUpAgain(o);
+}
+
+/** Stop only MinIO (its data and keys stay): a storage outage, for the fault tests. `stackUpAgain` ends it. */
+export async function stopMinio(o: StackOptions = {}): Promise<void> {
+  const info = readJson<StackInfo>(path.join(resolveOptions(o).home, 'stack.json'));
+  if (!info) throw new Error('no stack to stop MinIO of');
+  await killAndWait(info.minioPid);
+}
+
+/** Start whatever part of a stack is down again, on the ports it had (same data, same secrets). */
+export async function stackUpAgain(o: StackOptions = {}): Promise<StackInfo> {
+  const opts = resolveOptions(o);
+  const info = readJson<StackInfo>(path.join(opts.home, 'stack.json'));
+  if (!info) throw new Error('no stack to start again');
   return stackUp({
     ...opts,
     temporalPort: Number(info.temporalAddress.split(':').pop()),

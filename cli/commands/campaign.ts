@@ -1,3 +1,4 @@
+import { renderWaiting, waitingOf, type Waiting } from '../../lib/waiting';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
@@ -93,7 +94,7 @@ function firstLine(s: string | undefined): string {
  * keeps its history small; the live counts are added here, on the reading side. A campaign
  * that failed also gets its failure (failureOf).
  */
-export async function progressOf(client: Client, id: string): Promise<{ progress: CampaignProgress; status: string; failure?: CampaignFailure }> {
+export async function progressOf(client: Client, id: string): Promise<{ progress: CampaignProgress; status: string; failure?: CampaignFailure; waiting?: Waiting[] }> {
   const h = client.workflow.getHandle(id);
   const d = await h.describe();
   if (d.status.name === 'COMPLETED') {
@@ -141,6 +142,9 @@ export async function progressOf(client: Client, id: string): Promise<{ progress
         /* shard not started yet or just finished: its counts arrive with the campaign's next answer */
       }
     }
+    // Activities Temporal is retrying after an infrastructure fault: what the campaign waits on, since when.
+    const waiting = await waitingOf(client, id).catch(() => []);
+    if (waiting.length) return { progress, status: d.status.name, waiting };
   }
   return { progress, status: d.status.name };
 }
@@ -233,10 +237,11 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (id: string, o: { json?: boolean }) => {
-        const { progress, status, failure } = await withClient((cl) => progressOf(cl, id));
+        const { progress, status, failure, waiting } = await withClient((cl) => progressOf(cl, id));
         const url = workflowUrl(resolveRuntime(), id);
-        if (o.json) return printJson({ status, url, ...progress, ...(failure ? { failure } : {}) });
+        if (o.json) return printJson({ status, url, ...progress, ...(failure ? { failure } : {}), ...(waiting ? { waiting } : {}) });
         console.log(renderProgress(progress, status, failure));
+        for (const line of renderWaiting(waiting ?? [])) console.log(line);
         if (url) console.log(`web ui    ${url}`);
       }),
     );

@@ -1,0 +1,99 @@
+// Faults (issue 18): infrastructure faults are retried, data faults are quarantined. On a stack of this
+// test's own (stopping its MinIO disturbs no other test), with the curation worker as a real process:
+// MinIO is stopped for 90 s in the middle of curation and started again. The campaign must complete
+// with nothing quarantined, `campaign status` must say
+// it is waiting on storage while MinIO is down, and the preference sets must have exactly the keys of
+// an undisturbed run of the same config (content-addressed: same seed, same items, same weights).
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { parseCampaignConfig } from '../../core/config';
+import type { CampaignProgress, CampaignResult } from '../../core/contracts';
+import { freePort, PROJECT_ROOT, stackDown, stackEnv, stackUp, stackUpAgain, stopMinio, type StackInfo } from '../../infra/stack';
+import { configHash } from '../../lib/config-file';
+import { dataConverter } from '../../lib/temporal';
+import { spawnWorker, waitUntil, type WorkerProcess } from '../helpers/processes';
+
+const execFileP = promisify(execFile);
+const home = path.join(PROJECT_ROOT, '.mmedpo', `faults-${process.pid}`);
+let info: StackInfo;
+let client: Client;
+let connection: Connection;
+let env: NodeJS.ProcessEnv;
+const workers: Record<string, WorkerProcess> = {};
+
+const OUTAGE_MS = 90_000;
+const root = path.join(os.tmpdir(), `mmedpo-phantom-faults-${process.pid}`);
+const cfg = parseCampaignConfig({
+  name: 'faults',
+  seed: 21,
+  dataset: { format: 'phantom', root, phantom: { studies: 16, size: 128, testFraction: 0.25 }, limit: 48 },
+  // One child workflow per item (the path served and remote models take): the visual tool is a
+  // regular activity, its S3 reads and writes fail while MinIO is down.
+  curation: { shardSize: 24, concurrency: 2, shardsInFlight: 2, textBranchIn: 'item-workflow' },
+  training: { enabled: false },
+  evaluation: { enabled: false },
+});
+
+beforeAll(async () => {
+  fs.mkdirSync(home, { recursive: true });
+  info = await stackUp({ home, temporalPort: await freePort(), minioPort: await freePort(), minioConsolePort: await freePort(), headless: true });
+  env = { MMEDPO_UI_URL: undefined, ...stackEnv(info), MMEDPO_HOME: home, MMEDPO_QUEUE_PREFIX: '', MMEDPO_TASK_QUEUE: undefined };
+  workers.curation = spawnWorker('curation', 'curation', env, path.join(home, 'logs'));
+  connection = await Connection.connect({ address: info.temporalAddress });
+  client = new Client({ connection, namespace: 'default', dataConverter: dataConverter(stackEnv(info)) });
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(Object.values(workers).map((w) => w.kill9()));
+  await connection?.close().catch(() => undefined);
+  await stackDown({ home });
+  if (process.env.MMEDPO_KEEP_TEST_LOGS !== '1') fs.rmSync(home, { recursive: true, force: true });
+});
+
+async function completedTextItems(campaignId: string): Promise<number> {
+  return (await client.workflow.count(`WorkflowType = 'textItemWorkflow' AND ExecutionStatus = 'Completed' AND WorkflowId STARTS_WITH '${campaignId}/'`)).count;
+}
+
+function preferenceKeys(p: CampaignProgress): Record<string, string> {
+  return Object.fromEntries(Object.entries(p.artifacts).filter(([k]) => k.startsWith('preference:') || k === 'sft'));
+}
+
+async function run(id: string, during?: (id: string) => Promise<void>): Promise<{ result: CampaignResult; progress: CampaignProgress }> {
+  const handle = await client.workflow.start('campaignWorkflow', { taskQueue: 'curation', workflowId: id, args: [{ campaignId: id, config: cfg, configHash: configHash(cfg) }] });
+  if (during) await during(id);
+  const result = (await handle.result()) as CampaignResult;
+  return { result, progress: await handle.query<CampaignProgress>('progress') };
+}
+
+it(`MinIO stopped for ${OUTAGE_MS / 1000} s mid-curation: no item lost, status says it waits on storage, the same keys as an undisturbed run`, async () => {
+  const statusDuringOutage: string[] = [];
+  const disturbed = await run(`faults-outage-${Date.now().toString(36)}`, async (id) => {
+    await waitUntil('4 curated items', async () => (await completedTextItems(id)) >= 4, 240_000, 200);
+    await stopMinio({ home });
+    const t0 = Date.now();
+    // While storage is down, `campaign status` (which needs no S3) names what the campaign waits on.
+    await new Promise((r) => setTimeout(r, 25_000));
+    const { stdout } = await execFileP(process.execPath, [require.resolve('tsx/cli'), path.join(PROJECT_ROOT, 'cli/main.ts'), 'campaign', 'status', id], { cwd: PROJECT_ROOT, env: { ...process.env, ...env } });
+    statusDuringOutage.push(stdout);
+    await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - t0))));
+    info = await stackUpAgain({ home });
+  });
+  expect(statusDuringOutage[0]).toMatch(/waiting\s+on storage since \d\d:\d\d:\d\d UTC/);
+  expect(statusDuringOutage[0]).toMatch(/ECONNREFUSED|connect|socket|network/i);
+  expect(disturbed.progress.stage).toBe('done');
+  expect(disturbed.progress.items.total).toBe(48);
+  expect(disturbed.progress.items.curated).toBe(48);
+  expect(disturbed.result.quarantined).toBe(0);
+  expect(disturbed.progress.pairs.text).toBe(48);
+  expect(disturbed.progress.pairs.visual).toBe(48);
+
+  const undisturbed = await run(`faults-calm-${Date.now().toString(36)}`);
+  expect(undisturbed.result.quarantined).toBe(0);
+  const keys = preferenceKeys(undisturbed.progress);
+  expect(Object.keys(keys).length).toBeGreaterThanOrEqual(3); // sft + dpo + mmedpo sets
+  expect(preferenceKeys(disturbed.progress)).toEqual(keys);
+}, 900_000);
