@@ -24,7 +24,9 @@ export type FakeAction =
   | { text: string | null; delayMs?: number; finishReason?: string }
   | { status: number; message?: string; headers?: Record<string, string> }
   | { hang: true }
-  | { garbage: true };
+  | { garbage: true }
+  /** HTTP 200 with a zero-length body (a proxy that dropped the response). */
+  | { empty: true };
 
 export type FakeHandler = (req: FakeRequest) => FakeAction | Promise<FakeAction>;
 
@@ -85,6 +87,11 @@ export async function startFakeOpenAI(handler: FakeHandler = () => ({ text: 'ok'
         if ('hang' in a) {
           hanging.add(res);
           res.on('close', () => hanging.delete(res));
+          return;
+        }
+        if ('empty' in a) {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '0' });
+          res.end();
           return;
         }
         if ('garbage' in a) {

@@ -4,6 +4,10 @@
 // with nothing quarantined, `campaign status` must say
 // it is waiting on storage while MinIO is down, and the preference sets must have exactly the keys of
 // an undisturbed run of the same config (content-addressed: same seed, same items, same weights).
+// Then the target model is an OpenAI-compatible endpoint that answers 429 (Retry-After), 500, an empty
+// body or invalid JSON on the first attempt of most requests and refuses one item (400, a planted data
+// fault): only that item is quarantined, with the endpoint's reason, and the keys again equal an
+// undisturbed run's. (SIGKILL of each worker kind and a Temporal restart: campaign-durability.test.ts.)
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,6 +19,10 @@ import type { CampaignProgress, CampaignResult } from '../../core/contracts';
 import { freePort, PROJECT_ROOT, stackDown, stackEnv, stackUp, stackUpAgain, stopMinio, type StackInfo } from '../../infra/stack';
 import { configHash } from '../../lib/config-file';
 import { dataConverter } from '../../lib/temporal';
+import { createHash } from 'node:crypto';
+import { resolveRuntime, s3ClientFromRuntime } from '../../lib/env';
+import { ArtifactStore } from '../../lib/storage';
+import { startFakeOpenAI, type FakeAction, type FakeOpenAI } from '../helpers/fake-openai';
 import { spawnWorker, waitUntil, type WorkerProcess } from '../helpers/processes';
 
 const execFileP = promisify(execFile);
@@ -97,3 +105,80 @@ it(`MinIO stopped for ${OUTAGE_MS / 1000} s mid-curation: no item lost, status s
   expect(Object.keys(keys).length).toBeGreaterThanOrEqual(3); // sft + dpo + mmedpo sets
   expect(preferenceKeys(disturbed.progress)).toEqual(keys);
 }, 900_000);
+
+describe('an endpoint that throttles, fails and garbles its replies', () => {
+  let fake: FakeOpenAI;
+  const answers = ['yes', 'no', 'left lower lobe opacity', 'normal chest radiograph'];
+  let planted: string | undefined;
+  let inject = true;
+  const attempts = new Map<string, number>();
+  const faults: Record<string, number> = { 429: 0, 500: 0, empty: 0, garbage: 0, 400: 0 };
+  const epCfg = () =>
+    parseCampaignConfig({
+      name: 'faults-endpoint',
+      seed: 22,
+      dataset: { format: 'phantom', root, phantom: { studies: 16, size: 128, testFraction: 0.25 }, limit: 24 },
+      models: { target: { baseURL: fake.url, model: 'fake-target', temperature: 1, maxTokens: 32, timeoutMs: 5_000, rateLimitPerSecond: 100 } },
+      curation: { shardSize: 12, concurrency: 3, shardsInFlight: 2, samples: 2 },
+      training: { enabled: false },
+      evaluation: { enabled: false },
+    });
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAI((r): FakeAction => {
+      // One request = one item's prompt (its image as a data URL, its question): keyed by all of it.
+      const key = createHash('sha256').update(JSON.stringify(r.messages)).digest('hex');
+      planted ??= key; // the first item the endpoint sees is refused, in every run: a data fault
+      if (key === planted) {
+        faults[400]!++;
+        return { status: 400, message: 'This request was rejected by the content filter' };
+      }
+      const n = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, n);
+      const h = parseInt(key.slice(0, 8), 16);
+      if (inject && n === 1 && h % 5 !== 4) {
+        const kind = (['429', '500', 'empty', 'garbage'] as const)[h % 5]!;
+        faults[kind]!++;
+        if (kind === '429') return { status: 429, message: 'Rate limit reached', headers: { 'retry-after': '1' } };
+        if (kind === '500') return { status: 500, message: 'upstream overloaded' };
+        return kind === 'empty' ? { empty: true } : { garbage: true };
+      }
+      return { text: answers[h % answers.length]! };
+    });
+    const cfgFile = path.join(home, 'endpoint-config.json');
+    fs.writeFileSync(cfgFile, JSON.stringify(epCfg()));
+    workers.models = spawnWorker('models', 'models', { ...env, MMEDPO_CONFIG: cfgFile }, path.join(home, 'logs'));
+  }, 60_000);
+  afterAll(async () => {
+    await workers.models?.kill9();
+    await fake?.close();
+  });
+
+  it('retries 429, 500, empty bodies and invalid JSON; quarantines only the refused item; the same keys as an undisturbed run', async () => {
+    const cfgEp = epCfg();
+    const start = async (id: string) => {
+      const handle = await client.workflow.start('campaignWorkflow', { taskQueue: 'curation', workflowId: id, args: [{ campaignId: id, config: cfgEp, configHash: configHash(cfgEp) }] });
+      const result = (await handle.result()) as CampaignResult;
+      return { result, progress: await handle.query<CampaignProgress>('progress') };
+    };
+    const disturbed = await start(`faults-endpoint-${Date.now().toString(36)}`);
+    console.log(`endpoint faults injected: ${JSON.stringify(faults)}`);
+    for (const k of ['429', '500', 'empty', 'garbage']) expect(faults[k]).toBeGreaterThan(0);
+    expect(disturbed.progress.items.curated).toBe(24);
+    expect(disturbed.result.quarantined).toBe(1);
+    expect(disturbed.progress.pairs.visual).toBe(24); // the refused item keeps its visual pair
+    expect(disturbed.progress.pairs.text).toBe(23);
+    const rt = resolveRuntime({ ...process.env, ...stackEnv(info) });
+    const store = new ArtifactStore({ client: s3ClientFromRuntime(rt), bucket: rt.bucket, prefix: rt.s3Prefix, sse: rt.sse });
+    const list = await store.getJson<{ itemId: string; stage: string; reason: string }[]>(disturbed.progress.artifacts.quarantine!);
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ stage: 'text', reason: expect.stringMatching(/EndpointRejected.*400.*content filter/) });
+
+    // The same config again, nothing injected but the refusal (warm reply cache: only the refused request is sent again).
+    inject = false;
+    for (const k of Object.keys(faults)) faults[k] = 0;
+    const calm = await start(`faults-endpoint-calm-${Date.now().toString(36)}`);
+    expect(calm.result.quarantined).toBe(1);
+    expect(preferenceKeys(calm.progress)).toEqual(preferenceKeys(disturbed.progress));
+  }, 600_000);
+});
