@@ -7,8 +7,11 @@
 // Then the target model is an OpenAI-compatible endpoint that answers 429 (Retry-After), 500, an empty
 // body or invalid JSON on the first attempt of most requests and refuses one item (400, a planted data
 // fault): only that item is quarantined, with the endpoint's reason, and the keys again equal an
-// undisturbed run's. (SIGKILL of each worker kind and a Temporal restart: campaign-durability.test.ts.)
-import { execFile } from 'node:child_process';
+// undisturbed run's. Last, training: the trainer's work dir (a 256 MB tmpfs) is full when the SFT run
+// starts, and MinIO is stopped for 90 s while the DPO run uploads its checkpoints; both runs finish with
+// the adapter keys of an undisturbed run (CPU training is bit-exact, resumes included).
+// (SIGKILL of each worker kind and a Temporal restart: campaign-durability.test.ts.)
+import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,6 +22,7 @@ import type { CampaignProgress, CampaignResult } from '../../core/contracts';
 import { freePort, PROJECT_ROOT, stackDown, stackEnv, stackUp, stackUpAgain, stopMinio, type StackInfo } from '../../infra/stack';
 import { configHash } from '../../lib/config-file';
 import { dataConverter } from '../../lib/temporal';
+import { waitingOf } from '../../lib/waiting';
 import { createHash } from 'node:crypto';
 import { resolveRuntime, s3ClientFromRuntime } from '../../lib/env';
 import { ArtifactStore } from '../../lib/storage';
@@ -181,4 +185,100 @@ describe('an endpoint that throttles, fails and garbles its replies', () => {
     expect(calm.result.quarantined).toBe(1);
     expect(preferenceKeys(calm.progress)).toEqual(preferenceKeys(disturbed.progress));
   }, 600_000);
+});
+
+describe('training through a full work dir and a storage outage during checkpoint uploads', () => {
+  const tdir = path.join(home, 'training-tmpfs');
+  const ballast = path.join(tdir, 'ballast');
+  const trainCfg = parseCampaignConfig({
+    name: 'faults-training',
+    seed: 23,
+    dataset: { format: 'phantom', root, phantom: { studies: 16, size: 128, testFraction: 0.25 }, limit: 24 },
+    curation: { shardSize: 24, concurrency: 4 },
+    training: {
+      variants: ['sft', 'dpo'],
+      sft: { fullFineTune: true, learningRate: 2e-3 },
+      learningRate: 1e-3,
+      batchSize: 2,
+      epochs: 4,
+      maxLength: 96,
+      lora: { enabled: true, r: 4, alpha: 8, dropout: 0 },
+      checkpointEverySteps: 2,
+      heartbeatTimeoutSeconds: 30,
+      device: 'cpu',
+    },
+    evaluation: { enabled: false },
+  });
+
+  beforeAll(async () => {
+    fs.mkdirSync(tdir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256m', 'tmpfs', tdir]);
+    workers.training = spawnWorker('training', 'training', { ...env, MMEDPO_TRAINING_DIR: tdir, MMEDPO_TRAINING_SHUTDOWN_GRACE: '5s', MMEDPO_GPUS: '' }, path.join(home, 'logs'));
+  }, 60_000);
+  afterAll(async () => {
+    await workers.training?.kill9();
+    try {
+      execFileSync('umount', ['-l', tdir]);
+    } catch {
+      /* already gone */
+    }
+  });
+
+  /** The pending training activity's heartbeat (variant from the campaign's progress), if any. */
+  async function trainingHeartbeat(id: string): Promise<{ variant?: string; checkpointKey?: string; attempt: number; lastError?: string } | undefined> {
+    const h = client.workflow.getHandle(id);
+    const d = await h.describe().catch(() => undefined);
+    const a = d?.raw.pendingActivities?.find((x) => x.activityType?.name === 'trainVariant');
+    if (!a) return undefined;
+    const waiting = (await waitingOf(client, id)).find((w) => w.activity === 'trainVariant');
+    const p = a.heartbeatDetails?.payloads?.[0];
+    let checkpointKey: string | undefined;
+    if (p) {
+      const converter = client.options.loadedDataConverter;
+      const [decoded] = await converter.payloadCodecs.reduceRight(async (acc, c) => c.decode(await acc), Promise.resolve([p]));
+      checkpointKey = (converter.payloadConverter.fromPayload(decoded!) as { checkpointKey?: string }).checkpointKey;
+    }
+    const variant = (await h.query<CampaignProgress>('progress').catch(() => undefined))?.training.variant;
+    return { variant, checkpointKey, attempt: a.attempt ?? 1, lastError: waiting?.lastError };
+  }
+
+  it('a full disk and a 90 s outage mid-upload cost no run: the adapters of an undisturbed run', async () => {
+    // Fill the work dir to the last block: the first training attempt cannot stage its model or data.
+    const { bavail, bsize } = fs.statfsSync(tdir);
+    fs.writeFileSync(ballast, Buffer.alloc(Number(bavail) * Number(bsize)));
+    const id = `faults-training-${Date.now().toString(36)}`;
+    const handle = await client.workflow.start('campaignWorkflow', { taskQueue: 'curation', workflowId: id, args: [{ campaignId: id, config: trainCfg, configHash: configHash(trainCfg) }] });
+    let diskError = '';
+    await waitUntil(
+      'a training attempt failed on the full disk',
+      async () => {
+        const hb = await trainingHeartbeat(id);
+        if (hb && hb.attempt >= 2 && hb.lastError) diskError = hb.lastError;
+        return diskError !== '';
+      },
+      300_000,
+      500,
+    );
+    expect(diskError).toMatch(/ENOSPC|No space left/i);
+    fs.rmSync(ballast);
+    await waitUntil('a DPO checkpoint uploaded', async () => {
+      const hb = await trainingHeartbeat(id);
+      return hb?.variant === 'dpo' && !!hb.checkpointKey;
+    }, 600_000, 250);
+    await stopMinio({ home });
+    await new Promise((r) => setTimeout(r, OUTAGE_MS));
+    info = await stackUpAgain({ home });
+    await handle.result();
+    const disturbed = await handle.query<CampaignProgress>('progress');
+    expect(disturbed.stage).toBe('done');
+    expect(disturbed.training.done).toEqual(['sft', 'dpo']);
+
+    const calmId = `faults-training-calm-${Date.now().toString(36)}`;
+    const calm = await client.workflow.start('campaignWorkflow', { taskQueue: 'curation', workflowId: calmId, args: [{ campaignId: calmId, config: trainCfg, configHash: configHash(trainCfg) }] });
+    await calm.result();
+    const undisturbed = await calm.query<CampaignProgress>('progress');
+    expect(disturbed.artifacts['adapter:sft']).toBeDefined();
+    expect(disturbed.artifacts['adapter:sft']).toBe(undisturbed.artifacts['adapter:sft']);
+    expect(disturbed.artifacts['adapter:dpo']).toBe(undisturbed.artifacts['adapter:dpo']);
+  }, 1_200_000);
 });
