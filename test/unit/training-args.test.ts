@@ -24,7 +24,7 @@ describe('training activity → trainer', () => {
     const t = TrainingConfigSchema.parse({ chatTemplate: 'mistral_instruct', dtype: 'bf16', gradientCheckpointing: true, refCache: true, reportTo: ['mlflow'] });
     const o = trainerOptions(t, 'dpo', 1, 0.5);
     const trainerKeys = new Set(Object.keys(TRAINER_DEFAULTS));
-    const activityKeys = new Set(['enabled', 'baseModel', 'variants', 'sft', 'heartbeatTimeoutSeconds', 'gpusPerRun', 'distributed']);
+    const activityKeys = new Set(['enabled', 'baseModel', 'variants', 'sft', 'seeds', 'heartbeatTimeoutSeconds', 'gpusPerRun', 'distributed']);
     for (const k of Object.keys(TrainingConfigSchema.shape)) expect([k, trainerKeys.has(k) || activityKeys.has(k)]).toEqual([k, true]);
     expect(Object.keys(o).every((k) => trainerKeys.has(k))).toBe(true);
     expect(o).toMatchObject({ chatTemplate: 'mistral_instruct', dtype: 'bf16', gradientCheckpointing: true, refCache: true, reportTo: ['mlflow'], seed: 1, paceSeconds: 0.5 });
