@@ -30,8 +30,8 @@ export interface TrainVariantInput {
   baseModelKey?: string;
 }
 
-/** Trains one variant on one of the worker's slots (`slots`: the training worker's pool). */
-export async function trainVariant(input: TrainVariantInput, slots?: SlotPool): Promise<TrainOutcome> {
+/** Trains one variant on one of the worker's slots (`slots`: the training worker's pool; paceSeconds: its test pace). */
+export async function trainVariant(input: TrainVariantInput, slots?: SlotPool, paceSeconds?: number): Promise<TrainOutcome> {
   const out = await runTraining(
     {
       variant: input.variant,
@@ -43,6 +43,7 @@ export async function trainVariant(input: TrainVariantInput, slots?: SlotPool): 
       ...(input.baseModelSeed !== undefined ? { baseModelSeed: input.baseModelSeed } : {}),
       initAdapterKey: input.initAdapterKey,
       campaignId: input.campaignId,
+      ...(paceSeconds !== undefined ? { paceSeconds } : {}),
     },
     slots,
   );

@@ -106,7 +106,7 @@ export async function detectGpus(): Promise<string[]> {
 /**
  * The training worker's slots: one per GPU (its index, for CUDA_VISIBLE_DEVICES), or `cpu0…` slots on a machine
  * without one. Every trainer process (a training run, an evaluation) holds slots while it runs: one, or
- * training.gpusPerRun for a multi-GPU run, all of this one worker. A run that finds too few free waits here, in
+ * training.gpusPerRun for a multi-GPU run, all of this one worker (a CPU worker with fewer gives it all of them). A run that finds too few free waits here, in
  * arrival order (so a multi-GPU run is not overtaken forever by one-slot runs), heartbeating, until they are.
  */
 export class SlotPool {
@@ -137,11 +137,16 @@ export class SlotPool {
     return this.free.length;
   }
 
-  /** n slots; waits while fewer are free (calling `beat` every second). Rejects at once when the pool is smaller than n. */
-  async acquire(n: number, beat: () => void = () => undefined, signal?: AbortSignal): Promise<string[]> {
-    if (n > this.ids.length) {
-      throw ApplicationFailure.nonRetryable(`training.gpusPerRun ${n}: this worker has ${this.ids.length} ${this.gpus ? 'GPU(s)' : 'slot(s)'}`, 'TrainingInputError');
+  /**
+   * n slots; waits while fewer are free (calling `beat` every second). A GPU pool smaller than n rejects at once;
+   * a CPU pool smaller than n gives the run all its slots (its processes share the CPUs: how a multi-process
+   * run is tested on a machine without GPUs).
+   */
+  async acquire(want: number, beat: () => void = () => undefined, signal?: AbortSignal): Promise<string[]> {
+    if (want > this.ids.length && this.gpus) {
+      throw ApplicationFailure.nonRetryable(`training.gpusPerRun ${want}: this worker has ${this.ids.length} GPU(s)`, 'TrainingInputError');
     }
+    const n = Math.min(want, this.ids.length);
     if (this.waiting.length === 0 && this.free.length >= n) return this.free.splice(0, n);
     return new Promise<string[]>((resolve, reject) => {
       const ticker = setInterval(beat, 1000);

@@ -19,13 +19,18 @@ export interface TrainingWorkerOptions {
   /** Default: GPU count from nvidia-smi (MMEDPO_GPUS overrides), 1 on a CPU-only machine. With GPUs, at most their count. */
   slots?: number;
   shutdownGraceTime?: string;
+  /**
+   * Minimum seconds per training step of every run on this worker (tests and demos only: on a CPU machine it
+   * stands in for a device's step time, which runs side by side do not share as they share the CPUs).
+   */
+  paceSeconds?: number;
 }
 
 /** The training queue's activities, each holding slots of `pool` while its trainer runs. */
-export function trainingActivities(pool: SlotPool) {
+export function trainingActivities(pool: SlotPool, paceSeconds?: number) {
   return {
-    runTraining: (input: TrainingInput) => runTraining(input, pool),
-    trainVariant: (input: TrainVariantInput) => trainVariant(input, pool),
+    runTraining: (input: TrainingInput) => runTraining(paceSeconds === undefined || input.paceSeconds !== undefined ? input : { ...input, paceSeconds }, pool),
+    trainVariant: (input: TrainVariantInput) => trainVariant(input, pool, paceSeconds),
     evaluateVariant: (input: EvaluateVariantInput) => evaluateVariant(input, pool),
   };
 }
@@ -36,7 +41,7 @@ export async function createTrainingWorker(o: TrainingWorkerOptions = {}): Promi
   const worker = await createWorker({
     taskQueue: o.taskQueue ?? TASK_QUEUES.training,
     // runTraining for direct use; the campaign's train/evaluate steps run here too (they need the trainer).
-    activities: trainingActivities(pool),
+    activities: trainingActivities(pool, o.paceSeconds),
     // One task per slot: a run waiting on this worker for a multi-GPU run's slots holds a task, so the pool never takes more than it has.
     maxConcurrentActivityTaskExecutions: pool.size,
     // Heartbeats carry checkpoint keys: send them promptly so a crash loses as little as possible.

@@ -33,14 +33,20 @@ const acts = proxyActivities<typeof campaignActs>({
   retry: { maximumAttempts: 10 },
 });
 type TrainingActs = typeof campaignActs & { evaluateVariant(input: EvaluateVariantInput): Promise<EvalOutcome> };
-/** summary: the run's name on the Web UI timeline, where runs side by side show as overlapping bars. */
-const trainingActs = (prefix: string, heartbeatTimeoutSeconds: number, summary?: string) =>
+/**
+ * summary: the run's name on the Web UI timeline, where runs side by side show as overlapping bars.
+ * priorityKey (1 first … 5; Temporal's default 3): the pool hands a free slot to a waiting training run before
+ * a waiting evaluation — training is the long job and every evaluation waits on one, so the pool's
+ * makespan is shorter that way.
+ */
+const trainingActs = (prefix: string, heartbeatTimeoutSeconds: number, summary?: string, priorityKey?: number) =>
   proxyActivities<TrainingActs>({
     taskQueue: queueOf(prefix, 'training'),
     startToCloseTimeout: '7 days',
     heartbeatTimeout: `${heartbeatTimeoutSeconds} seconds`,
     retry: { maximumAttempts: 20, initialInterval: '5s' },
     ...(summary ? { summary } : {}),
+    ...(priorityKey ? { priority: { priorityKey } } : {}),
   });
 
 export const progressQuery = defineQuery<CampaignProgress>('progress');
@@ -256,7 +262,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       progress.training.running!.push(entry);
       upsertSearchAttributes([{ key: VariantKey, value: variant }]);
       details();
-      const t = await trainingActs(prefix, cfg.training.heartbeatTimeoutSeconds, `train ${run}`).trainVariant({
+      const t = await trainingActs(prefix, cfg.training.heartbeatTimeoutSeconds, `train ${run}`, 2).trainVariant({
         campaignId: input.campaignId,
         variant,
         mode,
@@ -310,7 +316,6 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       if (!sft) return;
       const sftKey = sft;
       const runs: Promise<void>[] = [];
-      if (evaluating && variants.includes('sft')) runs.push(evaluate('sft', s, modelOf('sft', sftKey)));
       for (const v of preference) {
         const set = setOf(v);
         if (!set) continue;
@@ -321,6 +326,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
           })(),
         );
       }
+      // After the trainings (commands go out in call order): free slots go to the long jobs first.
+      if (evaluating && variants.includes('sft')) runs.push(evaluate('sft', s, modelOf('sft', sftKey)));
       await Promise.all(runs);
     };
 

@@ -47,9 +47,11 @@ describe('training slots', () => {
     expect(order).toEqual(['big', 'small']);
   });
 
-  it('a run needing more slots than the worker has fails at once, not retryably', async () => {
-    const pool = new SlotPool(['cpu0'], false);
-    await expect(pool.acquire(2)).rejects.toMatchObject({ type: 'TrainingInputError', nonRetryable: true });
+  it('a run needing more GPUs than the worker has fails at once, not retryably; on CPU it takes every slot', async () => {
+    await expect(new SlotPool(['0'], true).acquire(2)).rejects.toMatchObject({ type: 'TrainingInputError', nonRetryable: true });
+    const cpu = new SlotPool(['cpu0', 'cpu1'], false);
+    expect(await cpu.acquire(3)).toEqual(['cpu0', 'cpu1']);
+    expect(cpu.available).toBe(0);
   });
 
   it('a waiting run cancelled leaves the line and lets the ones behind it through', async () => {
