@@ -30,6 +30,16 @@ describe('training activity → trainer', () => {
     expect(o).toMatchObject({ chatTemplate: 'mistral_instruct', dtype: 'bf16', gradientCheckpointing: true, refCache: true, reportTo: ['mlflow'], seed: 1, paceSeconds: 0.5 });
   });
 
+  it('training.seeds: absent by default (one run with the campaign seed); distinct non-negative integers; never a trainer option', () => {
+    expect(CampaignConfigSchema.parse({}).training.seeds).toBeUndefined();
+    const t = TrainingConfigSchema.parse({ seeds: [0, 1, 2] });
+    expect(t.seeds).toEqual([0, 1, 2]);
+    expect(trainerOptions(t, 'dpo', 1)).not.toHaveProperty('seeds');
+    expect(TrainingConfigSchema.safeParse({ seeds: [0, 0] }).success).toBe(false);
+    expect(TrainingConfigSchema.safeParse({ seeds: [] }).success).toBe(false);
+    expect(TrainingConfigSchema.safeParse({ seeds: [1.5] }).success).toBe(false);
+  });
+
   it('the SFT stage takes training.sft overrides; full fine-tuning turns LoRA off', () => {
     const t = TrainingConfigSchema.parse({ learningRate: 5e-4, epochs: 2, sft: { fullFineTune: true, learningRate: 2e-3, epochs: 10 } });
     expect(trainerOptions(t, 'sft', 0)).toMatchObject({ learningRate: 2e-3, epochs: 10, lora: { enabled: false, r: 128 } });
