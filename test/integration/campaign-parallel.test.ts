@@ -28,8 +28,8 @@ const prefix = `itpar${process.pid}-`;
  * Each training step takes at least this long (the worker's test pace). On a GPU pool a run's time is its
  * device's, which runs side by side do not share; here every trainer process also spends ~5 s of CPU on
  * Python's start-up and imports and the evaluations are CPU-bound, and those the runs do share: on a 2-core
- * machine three CPU-bound runs side by side take ~1.5× one. Unpaced (one step), the wall ratio measured 0.59
- * once and 0.84–1.01 in three other runs, on a 2-core machine that other test runs were sharing.
+ * machine three CPU-bound runs side by side take ~1.5× one. Unpaced (one or two steps a run), the wall ratio
+ * measured 0.59 once and 0.84–1.01 in three other runs, on a 2-core machine other test runs were sharing.
  */
 const PACE_SECONDS = 8;
 
@@ -40,8 +40,8 @@ function parallelCampaignConfig() {
     dataset: { format: 'phantom', root: path.join(os.tmpdir(), `mmedpo-phantom-itpar-${process.pid}`), phantom: { studies: 6, size: 128, testFraction: 0.3 }, limit: 8 },
     curation: { shardSize: 8, concurrency: 4 },
     // SFT is trained (the start point and reference of the three) but not evaluated: after it, exactly three
-    // runs want the pool's three slots.
-    training: { learningRate: 1e-3, batchSize: 8, epochs: 1, maxSteps: 2, maxLength: 96, lora: { enabled: true, r: 4, alpha: 8, dropout: 0 }, device: 'cpu', variants: ['dpo', 'mmedpo', 'stage2-only'] },
+    // runs want the pool's three slots. Base's evaluation needs no training: it runs beside SFT. Three steps each.
+    training: { learningRate: 1e-3, batchSize: 2, epochs: 1, maxSteps: 3, maxLength: 96, lora: { enabled: true, r: 4, alpha: 8, dropout: 0 }, device: 'cpu', variants: ['base', 'dpo', 'mmedpo', 'stage2-only'] },
     evaluation: { maxNewTokensVqa: 2, maxNewTokensReport: 8, temperature: 0 },
     temporal: { queuePrefix: prefix },
   });
@@ -121,9 +121,9 @@ describe('training runs side by side on the pool', () => {
     for (const r of [three, one]) {
       expect(r.progress.stage).toBe('done');
       expect(r.progress.training.done).toEqual(['sft', 'dpo', 'mmedpo', 'stage2-only']);
-      expect(r.progress.evaluation.done).toEqual(['dpo', 'mmedpo', 'stage2-only']);
+      expect(r.progress.evaluation.done).toEqual(['base', 'dpo', 'mmedpo', 'stage2-only']);
       expect(r.progress.training.running).toEqual([]);
-      for (const label of ['| + DPO ', '| + MMedPO ']) expect(r.result.table).toContain(label);
+      for (const label of ['| base ', '| + DPO ', '| + MMedPO ']) expect(r.result.table).toContain(label);
       expect(r.preference).toHaveLength(3);
       // After SFT, all three are scheduled at once (one workflow task), whatever the pool's size.
       for (const a of r.preference) expect(a.scheduled).toBeGreaterThanOrEqual(r.sft.completed);
@@ -131,8 +131,8 @@ describe('training runs side by side on the pool', () => {
     }
     // 3 slots: every preference training started before any of them finished.
     expect(Math.max(...three.preference.map((a) => a.started))).toBeLessThan(Math.min(...three.preference.map((a) => a.completed)));
-    // 1 slot: one at a time — each (and each evaluation) starts after the one before it on the worker completed.
-    const serial = [...one.preference, ...one.evals].sort((a, b) => a.started - b.started);
+    // 1 slot: one at a time — every run (SFT, base's evaluation, each training and evaluation) starts after the one before it completed.
+    const serial = [one.sft, ...one.preference, ...one.evals].sort((a, b) => a.started - b.started);
     for (let i = 1; i < serial.length; i++) expect(serial[i]!.started).toBeGreaterThanOrEqual(serial[i - 1]!.completed);
     expect(three.wallMs).toBeLessThan(0.6 * one.wallMs);
   }, 1_200_000);
