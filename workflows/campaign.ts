@@ -35,9 +35,10 @@ const acts = proxyActivities<typeof campaignActs>({
 type TrainingActs = typeof campaignActs & { evaluateVariant(input: EvaluateVariantInput): Promise<EvalOutcome> };
 /**
  * summary: the run's name on the Web UI timeline, where runs side by side show as overlapping bars.
- * priorityKey (1 first … 5; Temporal's default 3): the pool hands a free slot to a waiting training run before
- * a waiting evaluation — training is the long job and every evaluation waits on one, so the pool's
- * makespan is shorter that way.
+ * priorityKey (Temporal task priority, 1 first … 5, default 3): of the tasks waiting in the training queue, a
+ * training run is handed to a free slot before an evaluation — training is the long job and every evaluation
+ * waits on one, so the pool's makespan is shorter that way. (Tasks matched at once to idle slots go in the
+ * order the commands were issued: see seedLane.)
  */
 const trainingActs = (prefix: string, heartbeatTimeoutSeconds: number, summary?: string, priorityKey?: number) =>
   proxyActivities<TrainingActs>({
