@@ -101,7 +101,7 @@ export async function writeCampaignReport(input: ReportInput): Promise<{ manifes
   for (const t of input.trains) {
     if (!t.metricsKey) continue;
     const m = await store.tryGetJson<{ lossCurve?: number[]; loss?: number[]; rewardMargin?: number[]; rewardMarginCurve?: number[] }>(t.metricsKey);
-    if (m) curves.push({ variant: t.variant, loss: m.lossCurve ?? m.loss ?? [], rewardMargin: m.rewardMarginCurve ?? m.rewardMargin });
+    if (m) curves.push({ variant: t.seed === undefined ? t.variant : `${t.variant}@${t.seed}`, loss: m.lossCurve ?? m.loss ?? [], rewardMargin: m.rewardMarginCurve ?? m.rewardMargin });
   }
   const s = input.merge.sets.find((x) => x.variant === 'mmedpo') ?? input.merge.sets[0];
   // Split hygiene of the dataset (issue 14 §5): test scores next to how much the test split leaks.
@@ -129,7 +129,8 @@ export async function writeCampaignReport(input: ReportInput): Promise<{ manifes
     sft: input.merge.sftKey,
     quarantine: input.merge.quarantineKey,
     preferenceSets: Object.fromEntries(input.merge.sets.map((x) => [x.variant, { jsonl: x.datasetKey, llava: x.llavaKey, pairs: x.pairs, stats: x.stats }])),
-    adapters: Object.fromEntries(input.trains.filter((t) => t.adapterKey).map((t) => [t.variant, { adapter: t.adapterKey, metrics: t.metricsKey }])),
+    // variant, or variant@seed for a run with an explicit training seed (training.seeds)
+    adapters: Object.fromEntries(input.trains.filter((t) => t.adapterKey).map((t) => [t.seed === undefined ? t.variant : `${t.variant}@${t.seed}`, { adapter: t.adapterKey, metrics: t.metricsKey }])),
     // One entry per evaluation: the variant's name, or variant@seed for an evaluation with an explicit training seed.
     evaluations: Object.fromEntries(input.evals.map((e) => [e.seed === undefined ? e.variant : `${e.variant}@${e.seed}`, { predictions: e.predictionsKey, scores: e.scoresKey }])),
     reports: reportKeys,
@@ -141,7 +142,7 @@ export async function writeCampaignReport(input: ReportInput): Promise<{ manifes
     rerunOf: input.rerunOf ?? null,
     configHash: input.configHash,
     config: input.config,
-    seeds: { campaign: input.config.seed },
+    seeds: { campaign: input.config.seed, ...(input.config.training.seeds ? { training: input.config.training.seeds } : {}) },
     models: {
       target: input.config.models.target.model,
       judge: input.config.models.judge.model,

@@ -13,7 +13,7 @@ import { promptOf } from '../core/preference';
 import { artifactStore } from '../lib/env';
 import { scorePredictions } from './evaluation';
 import type { DatasetManifest } from './ingest';
-import { fetchAdapterDir, logTrackingMetrics, resolveBaseModel, runTraining, trainerPython } from './training';
+import { defaultSlotPool, fetchAdapterDir, logTrackingMetrics, resolveBaseModel, runTraining, trainerPython, type SlotPool } from './training';
 
 export interface TrainVariantInput {
   campaignId: string;
@@ -21,31 +21,41 @@ export interface TrainVariantInput {
   mode: 'sft' | 'dpo';
   datasetKey: string;
   training: CampaignConfig['training'];
+  /** The training seed (the trainer's random draws). */
   seed: number;
+  /** Seed of the tiny base model when there is none (default `seed`): the campaign seed under training.seeds. */
+  baseModelSeed?: number;
   initAdapterKey?: string;
   /** S3 key of a full model (a fully fine-tuned SFT model) to train on instead of training.baseModel. */
   baseModelKey?: string;
 }
 
-export async function trainVariant(input: TrainVariantInput): Promise<TrainOutcome> {
-  const out = await runTraining({
-    variant: input.variant,
-    mode: input.mode,
-    datasetKey: input.datasetKey,
-    baseModel: input.baseModelKey ?? input.training.baseModel,
-    training: input.training,
-    seed: input.seed,
-    initAdapterKey: input.initAdapterKey,
-    campaignId: input.campaignId,
-  });
+/** Trains one variant on one of the worker's slots (`slots`: the training worker's pool; paceSeconds: its test pace). */
+export async function trainVariant(input: TrainVariantInput, slots?: SlotPool, paceSeconds?: number): Promise<TrainOutcome> {
+  const out = await runTraining(
+    {
+      variant: input.variant,
+      mode: input.mode,
+      datasetKey: input.datasetKey,
+      baseModel: input.baseModelKey ?? input.training.baseModel,
+      training: input.training,
+      seed: input.seed,
+      ...(input.baseModelSeed !== undefined ? { baseModelSeed: input.baseModelSeed } : {}),
+      initAdapterKey: input.initAdapterKey,
+      campaignId: input.campaignId,
+      ...(paceSeconds !== undefined ? { paceSeconds } : {}),
+    },
+    slots,
+  );
   return { variant: input.variant, adapterKey: out.adapterKey, metricsKey: out.metricsKey, finalLoss: out.finalLoss, steps: out.steps, resumedFromStep: out.resumedFromStep };
 }
 
 // ---------------------------------------------------------------- evaluation
 
-function run(cmd: string, args: string[], cwd: string): Promise<void> {
+function run(cmd: string, args: string[], cwd: string, gpus: string[] | null): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // pinned to its slot's GPU, like a training run, so evaluations side by side never share one
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(gpus ? { CUDA_VISIBLE_DEVICES: gpus.join(',') } : {}) } });
     const what = `trainer ${args[2] ?? ''}`;
     let err = '';
     // The trainer prints one JSON progress line per batch on stdout: each is a heartbeat.
@@ -64,8 +74,8 @@ function run(cmd: string, args: string[], cwd: string): Promise<void> {
   });
 }
 
-/** Generates answers for the test split with the variant's adapter, then scores them. */
-export async function evaluateVariant(input: EvaluateVariantInput): Promise<EvalOutcome> {
+/** Generates answers for the test split with the variant's adapter (on one of the worker's slots), then scores them. */
+export async function evaluateVariant(input: EvaluateVariantInput, slots?: SlotPool): Promise<EvalOutcome> {
   const store = artifactStore();
   const training = TrainingConfigSchema.parse(input.training); // defaults for fields newer than the campaign's config
   const m = await store.getJson<DatasetManifest>(input.manifestKey);
@@ -88,21 +98,28 @@ export async function evaluateVariant(input: EvaluateVariantInput): Promise<Eval
       rows.push(JSON.stringify({ id: it.id, image: local, prompt: promptOf(it) }));
     }
     fs.writeFileSync(path.join(work, 'input.jsonl'), rows.join('\n') + '\n');
-    const model = await resolveBaseModel(input.baseModelKey ?? input.training.baseModel, input.seed);
+    const model = await resolveBaseModel(input.baseModelKey ?? input.training.baseModel, input.baseModelSeed ?? input.seed);
     const adapterArgs: string[] = [];
     for (const k of input.adapterKeys) adapterArgs.push('--adapter', await fetchAdapterDir(k));
-    await run(
-      trainerPython(),
-      [
-        '-m', 'trainer', 'generate',
-        '--model', model, ...adapterArgs,
-        '--input', path.join(work, 'input.jsonl'), '--image-dir', imgDir, '--output', path.join(work, 'out.jsonl'),
-        '--max-new-tokens', String(kind === 'report' ? input.evaluation.maxNewTokensReport : input.evaluation.maxNewTokensVqa),
-        '--temperature', String(input.evaluation.temperature), '--seed', String(input.seed), '--device', input.training.device,
-        '--dtype', training.dtype, ...(training.chatTemplate ? ['--chat-template', training.chatTemplate] : []),
-      ],
-      path.resolve(__dirname, '..'),
-    );
+    const pool = slots ?? (await defaultSlotPool());
+    const held = await pool.acquire(1, () => Context.current().heartbeat(), Context.current().cancellationSignal);
+    try {
+      await run(
+        trainerPython(),
+        [
+          '-m', 'trainer', 'generate',
+          '--model', model, ...adapterArgs,
+          '--input', path.join(work, 'input.jsonl'), '--image-dir', imgDir, '--output', path.join(work, 'out.jsonl'),
+          '--max-new-tokens', String(kind === 'report' ? input.evaluation.maxNewTokensReport : input.evaluation.maxNewTokensVqa),
+          '--temperature', String(input.evaluation.temperature), '--seed', String(input.seed), '--device', input.training.device,
+          '--dtype', training.dtype, ...(training.chatTemplate ? ['--chat-template', training.chatTemplate] : []),
+        ],
+        path.resolve(__dirname, '..'),
+        pool.gpus ? held : null,
+      );
+    } finally {
+      pool.release(held);
+    }
     const byId = new Map(items.map((i) => [i.id, i]));
     const preds = fs
       .readFileSync(path.join(work, 'out.jsonl'), 'utf8')

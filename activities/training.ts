@@ -41,6 +41,9 @@ export interface TrainingInput {
    *  options reach the trainer whole (`--config`); gpusPerRun/distributed choose how it is launched. */
   training?: TrainingConfigInput;
   seed: number;
+  /** Seed of the tiny LLaVA built when there is no base model (default `seed`): the campaign seed, so runs with
+   *  different training seeds start from one base model. */
+  baseModelSeed?: number;
   /** S3 key of an adapter tar (e.g. a previous SFT run's adapterKey) merged into the base first: it becomes
    *  the reference policy of a DPO run. */
   initAdapterKey?: string;
@@ -67,6 +70,9 @@ export interface TrainingOutput {
 /** Heartbeat details: the last step and the last uploaded checkpoint (what a retry resumes from). */
 export interface TrainingHeartbeat {
   step: number;
+  variant?: string;
+  /** The training seed. */
+  seed?: number;
   totalSteps?: number;
   loss?: number;
   rewardMargin?: number;
@@ -97,18 +103,93 @@ export async function detectGpus(): Promise<string[]> {
   }
 }
 
-const busy = new Set<string>();
-let gpuList: Promise<string[]> | undefined;
-/** `n` GPUs of this worker for one run, or null in CPU mode (the worker runs one activity at a time). */
-async function acquireGpus(n: number): Promise<string[] | null> {
-  gpuList ??= detectGpus();
-  const gpus = await gpuList;
-  if (gpus.length === 0) return null;
-  if (n > gpus.length) throw ApplicationFailure.nonRetryable(`training.gpusPerRun ${n}: this worker has ${gpus.length} GPU(s)`, 'TrainingInputError');
-  const free = gpus.filter((g) => !busy.has(g)).slice(0, n);
-  if (free.length < n) throw ApplicationFailure.retryable(`${gpus.length - free.length} of ${gpus.length} GPUs of this worker are busy; this run needs ${n}`, 'NoFreeGpu');
-  for (const g of free) busy.add(g);
-  return free;
+/**
+ * The training worker's slots: one per GPU (its index, for CUDA_VISIBLE_DEVICES), or `cpu0…` slots on a machine
+ * without one. Every trainer process (a training run, an evaluation) holds slots while it runs: one, or
+ * training.gpusPerRun for a multi-GPU run, all of this one worker (a CPU worker with fewer gives it all of them). A run that finds too few free waits here, in
+ * arrival order (so a multi-GPU run is not overtaken forever by one-slot runs), heartbeating, until they are.
+ */
+export class SlotPool {
+  private readonly free: string[];
+  private readonly waiting: { n: number; grant: (ids: string[]) => void }[] = [];
+
+  /** ids: GPU indices when `gpus`, else CPU slot names. */
+  constructor(
+    readonly ids: readonly string[],
+    readonly gpus: boolean,
+  ) {
+    if (ids.length === 0) throw new Error('a slot pool needs at least one slot');
+    this.free = [...ids];
+  }
+
+  /** A pool sized from the GPUs (nvidia-smi, or MMEDPO_GPUS); `slots` CPU slots when there is no GPU (default 1). */
+  static async detect(slots?: number): Promise<SlotPool> {
+    const gpus = await detectGpus();
+    if (gpus.length) return new SlotPool(slots === undefined ? gpus : gpus.slice(0, slots), true);
+    return new SlotPool(Array.from({ length: slots ?? 1 }, (_, i) => `cpu${i}`), false);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  get available(): number {
+    return this.free.length;
+  }
+
+  /**
+   * n slots; waits while fewer are free (calling `beat` every second). A GPU pool smaller than n rejects at once;
+   * a CPU pool smaller than n gives the run all its slots (its processes share the CPUs: how a multi-process
+   * run is tested on a machine without GPUs).
+   */
+  async acquire(want: number, beat: () => void = () => undefined, signal?: AbortSignal): Promise<string[]> {
+    if (want > this.ids.length && this.gpus) {
+      throw ApplicationFailure.nonRetryable(`training.gpusPerRun ${want}: this worker has ${this.ids.length} GPU(s)`, 'TrainingInputError');
+    }
+    const n = Math.min(want, this.ids.length);
+    if (this.waiting.length === 0 && this.free.length >= n) return this.free.splice(0, n);
+    return new Promise<string[]>((resolve, reject) => {
+      const ticker = setInterval(beat, 1000);
+      const entry = {
+        n,
+        grant: (ids: string[]) => {
+          clearInterval(ticker);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(ids);
+        },
+      };
+      const onAbort = () => {
+        clearInterval(ticker);
+        const i = this.waiting.indexOf(entry);
+        if (i >= 0) this.waiting.splice(i, 1);
+        this.serve(); // a large run leaving the head of the line may unblock smaller ones
+        reject(new CancelledFailure('cancelled while waiting for a training slot'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(entry);
+    });
+  }
+
+  release(ids: readonly string[]): void {
+    for (const id of ids) if (this.ids.includes(id) && !this.free.includes(id)) this.free.push(id);
+    // keep the pool's own order, so a run takes the lowest free GPUs
+    this.free.sort((a, b) => this.ids.indexOf(a) - this.ids.indexOf(b));
+    this.serve();
+  }
+
+  private serve(): void {
+    while (this.waiting.length && this.free.length >= this.waiting[0]!.n) {
+      const w = this.waiting.shift()!;
+      w.grant(this.free.splice(0, w.n));
+    }
+  }
+}
+
+let defaultPool: Promise<SlotPool> | undefined;
+/** The pool of activities registered without one (runTraining used directly): sized from the GPUs, one slot on CPU. */
+export function defaultSlotPool(): Promise<SlotPool> {
+  defaultPool ??= SlotPool.detect();
+  return defaultPool;
 }
 
 const running = new Set<number>();
@@ -158,14 +239,42 @@ async function getTar(key: string, dest: string): Promise<boolean> {
   return true;
 }
 
+const building = new Map<string, Promise<void>>();
+/**
+ * A cache dir built once: runs side by side on one worker (a pool of slots) share one build of it; the build
+ * goes to a temp dir renamed into place, so no reader sees half of it. `done`: the file that marks it complete.
+ */
+async function buildOnce(dir: string, done: string, build: (tmp: string) => Promise<void>): Promise<void> {
+  if (fs.existsSync(path.join(dir, done))) return;
+  let p = building.get(dir);
+  if (!p) {
+    p = (async () => {
+      const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+      try {
+        await build(tmp);
+        // another process may have finished the same dir meanwhile: keep its copy
+        if (!fs.existsSync(path.join(dir, done))) {
+          await fs.promises.rm(dir, { recursive: true, force: true });
+          await fs.promises.rename(tmp, dir);
+        }
+      } finally {
+        building.delete(dir);
+        await fs.promises.rm(tmp, { recursive: true, force: true });
+      }
+    })();
+    building.set(dir, p);
+  }
+  await p;
+}
+
 /** An adapter (or model) tar from S3, unpacked once per key into the work root; returns its dir. */
 export async function fetchAdapterDir(key: string): Promise<string> {
   const dir = path.join(workRoot(), 'adapters', sha256Hex(Buffer.from(key)).slice(0, 20));
-  if (!fs.existsSync(path.join(dir, '.complete'))) {
-    await fs.promises.rm(dir, { recursive: true, force: true });
-    if (!(await getTar(key, dir))) throw ApplicationFailure.nonRetryable(`adapter ${key} not found in S3`, 'TrainingInputError');
-    await fs.promises.writeFile(path.join(dir, '.complete'), key);
-  }
+  await fs.promises.mkdir(path.dirname(dir), { recursive: true });
+  await buildOnce(dir, '.complete', async (tmp) => {
+    if (!(await getTar(key, tmp))) throw ApplicationFailure.nonRetryable(`adapter ${key} not found in S3`, 'TrainingInputError');
+    await fs.promises.writeFile(path.join(tmp, '.complete'), key);
+  });
   return modelRootIn(dir);
 }
 
@@ -198,12 +307,7 @@ export async function resolveBaseModel(baseModel: string | undefined, seed: numb
     // cached per seed and per version of the tiny builders (a changed builder makes another model)
     const builders = ['tiny.py', 'families.py'].map((f) => fs.readFileSync(path.join(PROJECT_ROOT, 'trainer', f)));
     const dir = path.join(models, `tiny-llava-${sha256Hex(Buffer.concat(builders)).slice(0, 12)}-seed${seed}`);
-    if (!fs.existsSync(path.join(dir, 'model.safetensors'))) {
-      const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-      await runPython(['init-tiny', '--out', tmp, '--seed', String(seed)], 'init-tiny');
-      await fs.promises.rm(dir, { recursive: true, force: true });
-      await fs.promises.rename(tmp, dir);
-    }
+    await buildOnce(dir, 'model.safetensors', (tmp) => runPython(['init-tiny', '--out', tmp, '--seed', String(seed)], 'init-tiny'));
     return dir;
   }
   if (path.isAbsolute(baseModel) || baseModel.startsWith('.')) {
@@ -213,11 +317,10 @@ export async function resolveBaseModel(baseModel: string | undefined, seed: numb
     return path.resolve(baseModel);
   }
   const dir = path.join(models, sha256Hex(Buffer.from(baseModel)).slice(0, 20));
-  if (!fs.existsSync(path.join(dir, '.complete'))) {
-    await fs.promises.rm(dir, { recursive: true, force: true });
-    if (!(await getTar(baseModel, dir))) throw ApplicationFailure.nonRetryable(`baseModel: no local dir and no S3 object ${baseModel}`, 'TrainingInputError');
-    await fs.promises.writeFile(path.join(dir, '.complete'), baseModel);
-  }
+  await buildOnce(dir, '.complete', async (tmp) => {
+    if (!(await getTar(baseModel, tmp))) throw ApplicationFailure.nonRetryable(`baseModel: no local dir and no S3 object ${baseModel}`, 'TrainingInputError');
+    await fs.promises.writeFile(path.join(tmp, '.complete'), baseModel);
+  });
   return modelRootIn(dir);
 }
 
@@ -276,7 +379,7 @@ async function stageDataset(datasetKey: string, dir: string, beat: () => void): 
 }
 
 /** Options of the training section that are the activity's or the campaign's, not the trainer's. */
-const NOT_TRAINER_OPTIONS = ['enabled', 'baseModel', 'variants', 'sft', 'heartbeatTimeoutSeconds', 'gpusPerRun', 'distributed'] as const;
+const NOT_TRAINER_OPTIONS = ['enabled', 'baseModel', 'variants', 'sft', 'seeds', 'heartbeatTimeoutSeconds', 'gpusPerRun', 'distributed'] as const;
 
 /** The trainer's `--config` JSON: the training section's trainer options, with the SFT stage's overrides for
  *  an SFT run (training.sft: learning rate, epochs, full fine-tuning). */
@@ -362,7 +465,7 @@ interface ProgressEvent {
 }
 
 /** Train (SFT or weighted DPO) and return the adapter + metrics keys. Registered on the `training` queue. */
-export async function runTraining(input: TrainingInput): Promise<TrainingOutput> {
+export async function runTraining(input: TrainingInput, slots?: SlotPool): Promise<TrainingOutput> {
   if (input.mode !== 'sft' && input.mode !== 'dpo') throw ApplicationFailure.nonRetryable(`mode must be sft or dpo, got ${String(input.mode)}`, 'TrainingInputError');
   const parsed = TrainingConfigSchema.safeParse(input.training ?? {});
   if (!parsed.success) throw ApplicationFailure.nonRetryable(`training: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'TrainingInputError');
@@ -370,7 +473,8 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
   const info = activityInfo();
   const store = artifactStore();
   const prev = info.heartbeatDetails as TrainingHeartbeat | undefined;
-  let last: TrainingHeartbeat = prev ?? { step: 0 };
+  // variant and seed name the run in `campaign status` when several train side by side
+  let last: TrainingHeartbeat = { ...(prev ?? { step: 0 }), variant: input.variant, seed: input.seed };
   heartbeat(last);
   const beat = () => heartbeat(last);
 
@@ -378,9 +482,11 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
   const dir = path.join(workRoot(), 'runs', `${safe}-a${info.attempt}`);
   await fs.promises.rm(dir, { recursive: true, force: true });
   await fs.promises.mkdir(dir, { recursive: true });
-  const gpus = await acquireGpus(t.gpusPerRun);
+  const pool = slots ?? (await defaultSlotPool());
+  const held = await pool.acquire(t.gpusPerRun, beat, cancellationSignal());
+  const gpus = pool.gpus ? held : null;
   try {
-    const model = await resolveBaseModel(input.baseModel ?? t.baseModel, input.seed);
+    const model = await resolveBaseModel(input.baseModel ?? t.baseModel, input.baseModelSeed ?? input.seed);
     beat();
     let initAdapter: string | undefined;
     if (input.initAdapterKey) {
@@ -533,7 +639,7 @@ export async function runTraining(input: TrainingInput): Promise<TrainingOutput>
       attempt: info.attempt,
     };
   } finally {
-    for (const g of gpus ?? []) busy.delete(g);
+    pool.release(held);
     if (process.env.MMEDPO_KEEP_TRAINING_DIR !== '1') await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }

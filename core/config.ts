@@ -70,7 +70,7 @@ export const VariantName = z.enum([
 export type VariantName = z.infer<typeof VariantName>;
 
 /**
- * The `training` section. Trainer options (all but enabled/baseModel/variants/sft/heartbeatTimeoutSeconds/
+ * The `training` section. Trainer options (all but enabled/baseModel/variants/sft/seeds/heartbeatTimeoutSeconds/
  * gpusPerRun/distributed, which the campaign and the training activity use) reach `python -m trainer` whole, as
  * its `--config` JSON; their defaults are the trainer's own, `trainer/defaults.json` (the paper's, §4.1).
  */
@@ -116,6 +116,13 @@ export const TrainingConfigSchema = z
     gradientAccumulation: z.number().int().positive().default(TRAINER_DEFAULTS.gradientAccumulation),
     checkpointEverySteps: z.number().int().positive().default(TRAINER_DEFAULTS.checkpointEverySteps),
     keepCheckpoints: z.number().int().positive().default(TRAINER_DEFAULTS.keepCheckpoints),
+    /**
+     * Training seeds: every variant (SFT included) is trained and evaluated once per seed on the one curated set, and
+     * the results table shows mean ± interval over test items and seeds. Absent: one run with the campaign seed
+     * (artifact keys as before seeds existed). The base model (the tiny LLaVA when baseModel is absent) is built from
+     * the campaign seed whatever the training seeds.
+     */
+    seeds: z.array(z.number().int().min(0)).min(1).refine((s) => new Set(s).size === s.length, { message: 'training.seeds must not repeat' }).optional(),
     /** A training/evaluation attempt that sends no heartbeat for this long is retried on another slot (from its last checkpoint). */
     heartbeatTimeoutSeconds: z.number().int().positive().default(300),
     device: z.enum(['auto', 'cpu', 'cuda']).default(TRAINER_DEFAULTS.device as 'auto'),

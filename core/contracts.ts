@@ -74,6 +74,8 @@ export interface MergeResult {
 
 export interface TrainOutcome {
   variant: VariantName;
+  /** The training seed, under training.seeds (absent: the campaign seed). */
+  seed?: number;
   adapterKey?: string;
   metricsKey?: string;
   finalLoss?: number;
@@ -94,7 +96,10 @@ export interface EvaluateVariantInput {
   split: string;
   evaluation: CampaignConfig['evaluation'];
   training: CampaignConfig['training'];
+  /** Seed of the generation (and of the tiny base model unless baseModelSeed says otherwise). */
   seed: number;
+  /** Seed of the tiny base model when there is none (default `seed`). */
+  baseModelSeed?: number;
 }
 
 export interface EvalOutcome {
@@ -160,10 +165,24 @@ export interface CampaignProgress {
   shards: { total: number; done: number; running: number; runningIds?: string[] };
   debates: { done: number; atCap: number; consensus: number; turns: number };
   pairs: { text: number; visual: number };
-  /** step/totalSteps/loss: read by the CLI from the running training activity's heartbeat. */
-  training: { variant?: string; done: string[]; step?: number; totalSteps?: number; loss?: number };
-  evaluation: { done: string[] };
+  /**
+   * done: the runs trained, in the config's variant order (variant, or variant@seed under training.seeds).
+   * running: the runs in flight side by side; their step/totalSteps/loss (and the top-level ones, of the latest
+   * run reporting) are read by the CLI from the training activities' heartbeats. variant: the run started last.
+   */
+  training: { variant?: string; done: string[]; running?: TrainingRunProgress[]; step?: number; totalSteps?: number; loss?: number };
+  evaluation: { done: string[]; running?: string[] };
   artifacts: Record<string, string>;
+}
+
+/** One training run in flight: its label (variant or variant@seed), variant and training seed. */
+export interface TrainingRunProgress {
+  run: string;
+  variant: string;
+  seed: number;
+  step?: number;
+  totalSteps?: number;
+  loss?: number;
 }
 
 /** A campaign's progress before anything has happened (also what a closed campaign shows when it cannot be queried). */

@@ -10,6 +10,7 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -20,7 +21,7 @@ import {
 } from '@temporalio/workflow';
 import type * as campaignActs from '../activities/campaign';
 import type { VariantName } from '../core/config';
-import type { CampaignInput, CampaignProgress, CampaignResult, EvalOutcome, EvaluateVariantInput, ShardResult, Stage, TrainOutcome } from '../core/contracts';
+import type { CampaignInput, CampaignProgress, CampaignResult, EvalOutcome, EvaluateVariantInput, ShardResult, Stage, TrainingRunProgress, TrainOutcome } from '../core/contracts';
 import { emptyProgress, VARIANT_SPECS } from '../core/contracts';
 import { queueOf } from '../core/queues';
 import { CampaignIdKey, DatasetKey, StageKey, VariantKey } from '../core/search-attributes';
@@ -32,12 +33,21 @@ import { faultPolicy } from '../core/faults';
 // S3 unreachable or a worker lost is retried for the campaign's outage budget (core/faults.ts).
 const campaignActivities = (cfg: CampaignInput['config']) => proxyActivities<typeof campaignActs>({ startToCloseTimeout: '30 minutes', ...faultPolicy(outageBudgetOf(cfg)) });
 type TrainingActs = typeof campaignActs & { evaluateVariant(input: EvaluateVariantInput): Promise<EvalOutcome> };
-const trainingActs = (prefix: string, heartbeatTimeoutSeconds: number) =>
+/**
+ * summary: the run's name on the Web UI timeline, where runs side by side show as overlapping bars.
+ * priorityKey (Temporal task priority, 1 first … 5, default 3): of the tasks waiting in the training queue, a
+ * training run is handed to a free slot before an evaluation — training is the long job and every evaluation
+ * waits on one, so the pool's makespan is shorter that way. (Tasks matched at once to idle slots go in the
+ * order the commands were issued: see seedLane.)
+ */
+const trainingActs = (prefix: string, heartbeatTimeoutSeconds: number, summary?: string, priorityKey?: number) =>
   proxyActivities<TrainingActs>({
     taskQueue: queueOf(prefix, 'training'),
     startToCloseTimeout: '7 days',
     heartbeatTimeout: `${heartbeatTimeoutSeconds} seconds`,
     retry: { maximumAttempts: 20, initialInterval: '5s' },
+    ...(summary ? { summary } : {}),
+    ...(priorityKey ? { priority: { priorityKey } } : {}),
   });
 
 export const progressQuery = defineQuery<CampaignProgress>('progress');
@@ -78,6 +88,9 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         `debates ${progress.debates.done} (consensus ${progress.debates.consensus}, at cap ${progress.debates.atCap})`,
         `pairs: text ${progress.pairs.text}, visual ${progress.pairs.visual}`,
         `trained: ${progress.training.done.join(', ') || '-'}; evaluated: ${progress.evaluation.done.join(', ') || '-'}`,
+        ...(progress.training.running?.length || progress.evaluation.running?.length
+          ? [`now training: ${progress.training.running?.map((r) => r.run).join(', ') || '-'}; evaluating: ${progress.evaluation.running?.join(', ') || '-'}`]
+          : []),
       ].join('\n\n'),
     );
   const enter = (s: Stage) => {
@@ -211,47 +224,170 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   progress.artifacts.quarantine = merge.quarantineKey;
   for (const s of merge.sets) progress.artifacts[`preference:${s.variant}`] = s.datasetKey;
 
-  // 5. train: SFT first (it is also the start point and reference of the preference variants).
-  if (cfg.training.enabled) {
-    enter('train');
+  /**
+   * 5–6 side by side. Per training seed (training.seeds; absent: one run with the campaign seed, as before
+   * seeds existed) SFT first: it is the start point and the reference of that seed's preference variants. Then
+   * every (variant, seed) preference run at once on the training queue, each evaluated as soon as it is
+   * trained; SFT's and base's evaluations start as soon as their models exist. The training pool runs as many as
+   * it has slots and queues the rest: a worker with one slot runs them in turn. Base does not depend on a seed:
+   * evaluated once (with the campaign seed; core/stats takes each variant's own seed list). Results are kept in
+   * the config's variant order (then seed order), whatever order the runs finish in, so the table, its
+   * bootstrap (aligned on the first evaluation's items) and the manifest do not depend on timing.
+   */
+  async function trainAndEvaluate(): Promise<void> {
+    const evaluating = cfg.evaluation.enabled;
+    const seeds: (number | undefined)[] = cfg.training.seeds ?? [undefined];
+    const label = (v: VariantName, s: number | undefined) => (s === undefined ? v : `${v}@${s}`);
+    // variant order, then seed order; an unseeded run (the early SFT under training.seeds) before its seeded ones
+    const rank = (v: VariantName, s: number | undefined) => variants.indexOf(v) * (seeds.length + 1) + (s === undefined ? 0 : seeds.indexOf(s) + 1);
+    const ranked = <T>(xs: { rank: number; value: T }[]) => [...xs].sort((a, b) => a.rank - b.rank).map((x) => x.value);
+    const doneTrains: { rank: number; value: TrainOutcome }[] = [];
+    const doneEvals: { rank: number; value: EvalOutcome }[] = [];
+    const trainedLabels: { rank: number; value: string }[] = trains.map((t) => ({ rank: rank(t.variant, t.seed), value: label(t.variant, t.seed) }));
+    const evaluatedLabels: { rank: number; value: string }[] = [];
+    progress.training.running = [];
+    progress.evaluation.running = [];
+    // The early SFT (served curation target) is this campaign's SFT only without training.seeds: with seeds every seed trains its own.
+    const earlySft = cfg.training.seeds ? undefined : adapters.sft;
     const needSft = variants.some((v) => v !== 'base');
-    if (needSft && !adapters.sft) await trainOne('sft', 'sft', merge.sftKey);
-    const sftIsFullModel = cfg.training.sft.fullFineTune;
-    for (const v of variants) {
-      if (v === 'base' || v === 'sft' || !VARIANT_SPECS[v]) continue;
-      const set = merge.sets.find((s) => s.variant === v);
-      if (!set || set.pairs === 0) {
-        trains.push({ variant: v, skipped: 'no preference pairs (all items quarantined?)' });
-        continue;
-      }
-      // SFT is the start point and the reference: merged under the variant's LoRA, or (full fine-tune) its base.
-      if (sftIsFullModel) await trainOne(v, 'dpo', set.datasetKey, undefined, adapters.sft);
-      else await trainOne(v, 'dpo', set.datasetKey, adapters.sft);
-    }
-  }
+    const preference = variants.filter((v) => v !== 'base' && v !== 'sft' && VARIANT_SPECS[v]);
+    const setOf = (v: VariantName) => merge.sets.find((x) => x.variant === v && x.pairs > 0);
+    for (const v of preference) if (!setOf(v)) trains.push({ variant: v, skipped: 'no preference pairs (all items quarantined?)' });
+    let trainingsLeft = cfg.training.enabled ? seeds.length * ((needSft && !earlySft ? 1 : 0) + preference.filter((v) => setOf(v)).length) : 0;
+    if (cfg.training.enabled && trainingsLeft > 0) enter('train');
+    else if (evaluating) enter('evaluate');
 
-  // 6. evaluate every variant on the test split.
-  const evals: EvalOutcome[] = [];
-  if (cfg.evaluation.enabled) {
-    enter('evaluate');
-    for (const v of variants) {
-      if (v !== 'base' && cfg.training.enabled && !adapters[v]) continue;
-      if (v !== 'base' && !cfg.training.enabled) continue;
-      const e = await training.evaluateVariant({
+    const trainRun = async (variant: VariantName, mode: 'sft' | 'dpo', datasetKey: string, s: number | undefined, from: { initAdapterKey?: string; baseModelKey?: string }) => {
+      const run = label(variant, s);
+      const entry: TrainingRunProgress = { run, variant, seed: s ?? cfg.seed };
+      progress.training.variant = run;
+      progress.training.running!.push(entry);
+      upsertSearchAttributes([{ key: VariantKey, value: variant }]);
+      details();
+      const t = await trainingActs(prefix, cfg.training.heartbeatTimeoutSeconds, `train ${run}`, 2).trainVariant({
         campaignId: input.campaignId,
-        variant: v,
-        ...(v !== 'base' && cfg.training.sft.fullFineTune
-          ? { baseModelKey: adapters.sft!, adapterKeys: v === 'sft' ? [] : [adapters[v]!] }
-          : { adapterKeys: v === 'base' ? [] : v === 'sft' ? [adapters.sft!] : [adapters.sft!, adapters[v]!] }),
+        variant,
+        mode,
+        datasetKey,
+        training: cfg.training,
+        seed: s ?? cfg.seed,
+        // one base model for every seed: the seed varies the training, not the model it starts from
+        ...(s !== undefined ? { baseModelSeed: cfg.seed } : {}),
+        ...from,
+      });
+      const outcome: TrainOutcome = s === undefined ? t : { ...t, seed: s };
+      progress.training.running = progress.training.running!.filter((r) => r !== entry);
+      doneTrains.push({ rank: rank(variant, s), value: outcome });
+      trainedLabels.push({ rank: rank(variant, s), value: run });
+      progress.training.done = ranked(trainedLabels);
+      if (t.adapterKey) progress.artifacts[`adapter:${run}`] = t.adapterKey;
+      if (--trainingsLeft === 0 && evaluating) enter('evaluate');
+      details();
+      return outcome;
+    };
+
+    const evaluate = async (variant: VariantName, s: number | undefined, model: Pick<EvaluateVariantInput, 'adapterKeys' | 'baseModelKey'>) => {
+      const run = label(variant, s);
+      progress.evaluation.running!.push(run);
+      details();
+      const e = await trainingActs(prefix, cfg.training.heartbeatTimeoutSeconds, `evaluate ${run}`).evaluateVariant({
+        campaignId: input.campaignId,
+        variant,
+        ...model,
         manifestKey: ingest.manifestKey,
         split: cfg.dataset.testSplit,
         evaluation: cfg.evaluation,
         training: cfg.training,
-        seed: cfg.seed,
+        seed: s ?? cfg.seed,
+        ...(s !== undefined ? { baseModelSeed: cfg.seed } : {}),
       });
-      evals.push(e);
-      progress.evaluation.done.push(v);
+      progress.evaluation.running = progress.evaluation.running!.filter((r) => r !== run);
+      doneEvals.push({ rank: rank(variant, s), value: s === undefined ? e : { ...e, seed: s } });
+      evaluatedLabels.push({ rank: rank(variant, s), value: run });
+      progress.evaluation.done = ranked(evaluatedLabels);
       details();
+    };
+    // SFT is the start point and the reference: merged under the variant's LoRA, or (full fine-tune) its base.
+    const full = cfg.training.sft.fullFineTune;
+    const modelOf = (v: VariantName, sftKey: string, ownKey?: string): Pick<EvaluateVariantInput, 'adapterKeys' | 'baseModelKey'> =>
+      full ? { baseModelKey: sftKey, adapterKeys: v === 'sft' ? [] : [ownKey!] } : { adapterKeys: v === 'sft' ? [sftKey] : [sftKey, ownKey!] };
+
+    const seedLane = async (s: number | undefined) => {
+      let sft = earlySft;
+      if (needSft && !sft) sft = (await trainRun('sft', 'sft', merge.sftKey, s, {})).adapterKey;
+      if (!sft) return;
+      const sftKey = sft;
+      const runs: Promise<void>[] = [];
+      for (const v of preference) {
+        const set = setOf(v);
+        if (!set) continue;
+        runs.push(
+          (async () => {
+            const t = await trainRun(v, 'dpo', set.datasetKey, s, full ? { baseModelKey: sftKey } : { initAdapterKey: sftKey });
+            if (evaluating && t.adapterKey) await evaluate(v, s, modelOf(v, sftKey, t.adapterKey));
+          })(),
+        );
+      }
+      // After the trainings (commands go out in call order): free slots go to the long jobs first.
+      if (evaluating && variants.includes('sft')) runs.push(evaluate('sft', s, modelOf('sft', sftKey)));
+      await Promise.all(runs);
+    };
+
+    const jobs: Promise<void>[] = [];
+    if (evaluating && variants.includes('base')) jobs.push(evaluate('base', undefined, { adapterKeys: [] }));
+    if (cfg.training.enabled) for (const s of seeds) jobs.push(seedLane(s));
+    await Promise.all(jobs);
+    trains.push(...ranked(doneTrains));
+    evals.push(...ranked(doneEvals));
+  }
+
+  // 5–6. train and evaluate. Histories recorded before runs went side by side replay the sequential path.
+  const evals: EvalOutcome[] = [];
+  if (patched('parallel-training')) {
+    await trainAndEvaluate();
+  } else {
+    // Sequential (campaigns started before 'parallel-training'): variants in turn, then every evaluation in turn.
+    // 5. train: SFT first (it is also the start point and reference of the preference variants).
+    if (cfg.training.enabled) {
+      enter('train');
+      const needSft = variants.some((v) => v !== 'base');
+      if (needSft && !adapters.sft) await trainOne('sft', 'sft', merge.sftKey);
+      const sftIsFullModel = cfg.training.sft.fullFineTune;
+      for (const v of variants) {
+        if (v === 'base' || v === 'sft' || !VARIANT_SPECS[v]) continue;
+        const set = merge.sets.find((s) => s.variant === v);
+        if (!set || set.pairs === 0) {
+          trains.push({ variant: v, skipped: 'no preference pairs (all items quarantined?)' });
+          continue;
+        }
+        // SFT is the start point and the reference: merged under the variant's LoRA, or (full fine-tune) its base.
+        if (sftIsFullModel) await trainOne(v, 'dpo', set.datasetKey, undefined, adapters.sft);
+        else await trainOne(v, 'dpo', set.datasetKey, adapters.sft);
+      }
+    }
+
+    // 6. evaluate every variant on the test split.
+    if (cfg.evaluation.enabled) {
+      enter('evaluate');
+      for (const v of variants) {
+        if (v !== 'base' && cfg.training.enabled && !adapters[v]) continue;
+        if (v !== 'base' && !cfg.training.enabled) continue;
+        const e = await training.evaluateVariant({
+          campaignId: input.campaignId,
+          variant: v,
+          ...(v !== 'base' && cfg.training.sft.fullFineTune
+            ? { baseModelKey: adapters.sft!, adapterKeys: v === 'sft' ? [] : [adapters[v]!] }
+            : { adapterKeys: v === 'base' ? [] : v === 'sft' ? [adapters.sft!] : [adapters.sft!, adapters[v]!] }),
+          manifestKey: ingest.manifestKey,
+          split: cfg.dataset.testSplit,
+          evaluation: cfg.evaluation,
+          training: cfg.training,
+          seed: cfg.seed,
+        });
+        evals.push(e);
+        progress.evaluation.done.push(v);
+        details();
+      }
     }
   }
 

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, WorkflowIdReusePolicy } from '@temporalio/common';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { CampaignConfig } from '../../core/config';
+import type { TrainingHeartbeat } from '../../activities/training';
 import { emptyProgress, type CampaignProgress, type CampaignResult } from '../../core/contracts';
 import { queueOf } from '../../core/queues';
 import { CampaignIdKey, DatasetKey, StageKey } from '../../core/search-attributes';
@@ -122,8 +123,12 @@ export async function progressOf(client: Client, id: string): Promise<{ progress
       if (!p) continue;
       try {
         await decodePayloadsIn(p, converter.payloadCodecs);
-        const hb = converter.payloadConverter.fromPayload(p) as { step?: number; totalSteps?: number; loss?: number };
+        const hb = converter.payloadConverter.fromPayload(p) as TrainingHeartbeat;
         Object.assign(progress.training, { step: hb.step, totalSteps: hb.totalSteps, loss: hb.loss });
+        // Runs side by side: each heartbeat names its variant and seed (older trainers' do not: the one run).
+        const runs = progress.training.running ?? [];
+        const run = runs.find((r) => r.variant === hb.variant && r.seed === hb.seed) ?? (runs.length === 1 && hb.variant === undefined ? runs[0] : undefined);
+        if (run) Object.assign(run, { step: hb.step, totalSteps: hb.totalSteps, loss: hb.loss });
       } catch {
         /* a heartbeat under a key this client does not hold: no live step */
       }
@@ -163,15 +168,29 @@ function bar(done: number, total: number, width = 24): string {
   return `[${'#'.repeat(n)}${'.'.repeat(width - n)}] ${done}/${total}`;
 }
 
+/** One run in flight: `dpo@1 step 3/8, loss 0.6931`. */
+function runLine(r: { run: string; step?: number; totalSteps?: number; loss?: number }): string {
+  return `${r.run}${r.step !== undefined ? ` step ${r.step}${r.totalSteps ? `/${r.totalSteps}` : ''}${r.loss !== undefined ? `, loss ${r.loss.toFixed(4)}` : ''}` : ''}`;
+}
+
 export function renderProgress(p: CampaignProgress, status: string, failure?: CampaignFailure): string {
+  const running = p.training.running;
+  // Campaigns from before runs went side by side carry no `running`: the one run under `variant`.
+  const now = running
+    ? running.length
+      ? `  (now ${running.map(runLine).join('; ')})`
+      : ''
+    : p.training.variant && !p.training.done.includes(p.training.variant)
+      ? `  (now ${runLine({ run: p.training.variant, ...p.training })})`
+      : '';
   return [
     `campaign ${p.campaignId}  ${status}${p.paused ? ' (paused)' : ''}  stage ${p.stage}`,
     ...(failure ? [`failed    ${failure.type}: ${failure.message} (stage ${failure.stage}${failure.where.length ? `, ${failure.where.join(' → ')}` : ''})`] : []),
     `curation  ${bar(p.items.curated, p.items.total)}  shards ${p.shards.done}/${p.shards.total}, quarantined ${p.items.quarantined}`,
     `debates   ${p.debates.done} done, consensus ${p.debates.consensus}, at cap ${p.debates.atCap}, turns ${p.debates.turns}`,
     `pairs     text ${p.pairs.text}, visual ${p.pairs.visual}`,
-    `training  ${p.training.done.join(', ') || '-'}${p.training.variant && !p.training.done.includes(p.training.variant) ? `  (now ${p.training.variant}${p.training.step !== undefined ? ` step ${p.training.step}${p.training.totalSteps ? `/${p.training.totalSteps}` : ''}${p.training.loss !== undefined ? `, loss ${p.training.loss.toFixed(4)}` : ''}` : ''})` : ''}`,
-    `evaluate  ${p.evaluation.done.join(', ') || '-'}`,
+    `training  ${p.training.done.join(', ') || '-'}${now}`,
+    `evaluate  ${p.evaluation.done.join(', ') || '-'}${p.evaluation.running?.length ? `  (now ${p.evaluation.running.join(', ')})` : ''}`,
   ].join('\n');
 }
 
@@ -254,14 +273,22 @@ export function register(program: Command): void {
     .action(
       action(async (id: string, o: { interval: string; json?: boolean }) => {
         await withClient(async (cl) => {
-          const curve: { variant: string; loss: number[] } = { variant: '', loss: [] };
+          // One loss curve per run in flight (runs train side by side), kept while the run is.
+          const curves = new Map<string, { step: number; loss: number[] }>();
           for (;;) {
             const { progress, status } = await progressOf(cl, id);
             const t = progress.training;
-            if (t.variant !== curve.variant) Object.assign(curve, { variant: t.variant ?? '', loss: [] });
-            if (t.loss !== undefined && t.step !== undefined) curve.loss.push(t.loss);
+            const inFlight = t.running ?? (t.variant && !t.done.includes(t.variant) ? [{ run: t.variant, step: t.step, loss: t.loss }] : []);
+            for (const run of [...curves.keys()]) if (!inFlight.some((r) => r.run === run)) curves.delete(run);
+            for (const r of inFlight) {
+              if (r.loss === undefined || r.step === undefined) continue;
+              const c = curves.get(r.run) ?? { step: -1, loss: [] };
+              if (r.step !== c.step) c.loss.push(r.loss);
+              curves.set(r.run, { step: r.step, loss: c.loss });
+            }
+            const lines = [...curves.entries()].filter(([, c]) => c.loss.length > 1).map(([run, c]) => `loss      ${sparkline(c.loss.slice(-60))}  (${run})\n`);
             if (o.json) console.log(JSON.stringify({ status, ...progress }));
-            else process.stdout.write(`\x1b[2J\x1b[H${renderProgress(progress, status)}\n${curve.loss.length > 1 ? `loss      ${sparkline(curve.loss.slice(-60))}  (${curve.variant})\n` : ''}`);
+            else process.stdout.write(`\x1b[2J\x1b[H${renderProgress(progress, status)}\n${lines.join('')}`);
             if (status !== 'RUNNING') return;
             await new Promise((r) => setTimeout(r, Number(o.interval)));
           }

@@ -3,7 +3,7 @@ import type { Worker } from '@temporalio/worker';
 import { loadCampaignConfig } from '../../lib/config-file';
 import { createCurationWorker } from '../../workers/curation';
 import { createModelWorkers } from '../../workers/models';
-import { createTrainingWorker } from '../../workers/training';
+import { createTrainingWorker, describeSlots, parseSlots } from '../../workers/training';
 import { stopServedModels } from '../../activities/served-model';
 import { action, UserError } from '../util';
 
@@ -17,17 +17,24 @@ export function register(program: Command): void {
     )
     .argument('<kind>', KINDS.join(' | '))
     .option('--task-queue <q>', 'override the task queue (curation, training)')
+    .option('--slots <n>', 'training: runs side by side (default: one per GPU, MMEDPO_GPUS overrides; 1 without a GPU), e.g. for a CPU test')
     .option('--config <file>', 'campaign config: model roles and queue prefix (models); queue prefix (curation, training)')
     .action(
-      action(async (kind: string, o: { taskQueue?: string; config?: string }) => {
+      action(async (kind: string, o: { taskQueue?: string; config?: string; slots?: string }) => {
         if (!(KINDS as readonly string[]).includes(kind)) throw new UserError(`unknown worker kind "${kind}": use ${KINDS.join(', ')}`);
         const cfg = loadCampaignConfig(o.config);
         const prefix = cfg.temporal.queuePrefix;
         let workers: Worker[];
         if (kind === 'curation') workers = [await createCurationWorker({ taskQueue: o.taskQueue ?? `${prefix}curation` })];
         else if (kind === 'training') {
-          const t = await createTrainingWorker({ taskQueue: o.taskQueue ?? `${prefix}training` });
-          console.error(`training worker: ${t.gpus.length ? `GPUs ${t.gpus.join(',')}` : 'no GPU (CPU, one slot)'}`);
+          let slots: number | undefined;
+          try {
+            slots = parseSlots(o.slots ?? process.env.MMEDPO_TRAINING_SLOTS);
+          } catch (e) {
+            throw new UserError((e as Error).message);
+          }
+          const t = await createTrainingWorker({ taskQueue: o.taskQueue ?? `${prefix}training`, slots });
+          console.error(`training worker: ${describeSlots(t.slots)}`);
           workers = [t.worker];
         } else workers = await createModelWorkers(cfg, { queuePrefix: prefix });
         console.error(`${kind} worker on ${workers.map((w) => w.options.taskQueue).join(', ')}`);

@@ -2,8 +2,11 @@
 // curation shard and one text item (the served-SFT-target path, LoRA SFT, evaluation on); with
 // `--lanes`, a curation-only campaign on offline engines: the campaign, its first shard and that
 // shard's first lane (local activities only, items in lock-step; the *-lanes.json / curation-lane.json
-// files are the earlier one-item-at-a-time lanes, kept because such campaigns may still be running).
-// Run after changing campaign workflow code on purpose: `npx tsx test/histories/record-campaign.ts [--lanes]`
+// files are the earlier one-item-at-a-time lanes, kept because such campaigns may still be running); with
+// `--parallel`, the campaign alone with training runs side by side on a 2-slot training worker and
+// training.seeds [0, 1] (campaign-parallel.json; campaign-small.json is the sequential code's, kept for
+// campaigns started before 'parallel-training').
+// Run after changing campaign workflow code on purpose: `npx tsx test/histories/record-campaign.ts [--lanes | --parallel]`
 // (stack from TEMPORAL_ADDRESS / S3 env or the dev stack).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -23,6 +26,7 @@ process.env.MMEDPO_PAYLOAD_ENCRYPTION = 'off';
 async function main(): Promise<void> {
   const rt = resolveRuntime();
   const lanes = process.argv.includes('--lanes');
+  const parallel = process.argv.includes('--parallel');
   const prefix = `record-campaign-${Date.now().toString(36)}-`;
   const cfg = parseCampaignConfig({
     name: 'record',
@@ -32,14 +36,14 @@ async function main(): Promise<void> {
       ? { curation: { shardSize: 4, concurrency: 2 }, training: { enabled: false, variants: ['base', 'dpo', 'mmedpo', 'single-llm', 'global-noise'] }, evaluation: { enabled: false } }
       : {
           curation: { shardSize: 4, concurrency: 2, targetFromSft: true },
-          training: { learningRate: 1e-3, batchSize: 4, epochs: 1, maxLength: 96, lora: { enabled: true, r: 4, alpha: 8, dropout: 0 }, device: 'cpu', variants: ['base', 'sft', 'dpo', 'mmedpo'] },
+          training: { learningRate: 1e-3, batchSize: 4, epochs: 1, maxLength: 96, lora: { enabled: true, r: 4, alpha: 8, dropout: 0 }, device: 'cpu', variants: ['base', 'sft', 'dpo', 'mmedpo'], ...(parallel ? { seeds: [0, 1] } : {}) },
           evaluation: { maxNewTokensVqa: 4, temperature: 0 },
         }),
     temporal: { queuePrefix: prefix },
   });
   const workers = [
     await createWorker({ taskQueue: `${prefix}curation`, workflowsPath: WORKFLOWS_PATH, activities }),
-    (await createTrainingWorker({ taskQueue: `${prefix}training` })).worker,
+    (await createTrainingWorker({ taskQueue: `${prefix}training`, ...(parallel ? { slots: 2 } : {}) })).worker,
     ...(await createModelWorkers(cfg, { queuePrefix: prefix })),
   ];
   const runs = workers.map((w) => w.run());
@@ -54,7 +58,8 @@ async function main(): Promise<void> {
     fs.writeFileSync(idFile, [...lines, `${name}.json\t${wid}`].sort().join('\n') + '\n');
     console.log(`recorded ${wid} → test/histories/${name}.json`);
   };
-  if (lanes) {
+  if (parallel) save(id, 'campaign-parallel');
+  else if (lanes) {
     save(id, 'campaign-lockstep');
     save(`${id}/shard-0000`, 'curation-shard-lockstep');
     save(`${id}/shard-0000/lane-000`, 'curation-lane-lockstep');

@@ -109,6 +109,8 @@ it('completes after kill -9 of each worker kind and a Temporal restart, losing n
 
   // 4. training worker, once the SFT run has uploaded a checkpoint (the trainer child dies too).
   let killedAtStep = -1;
+  // Runs go side by side on the pool: the one killed is the one whose heartbeat names the checkpoint.
+  let killedVariant: string | undefined;
   await waitUntil(
     'a heartbeated training checkpoint',
     async () => {
@@ -117,9 +119,10 @@ it('completes after kill -9 of each worker kind and a Temporal restart, losing n
         if (a.activityType?.name !== 'trainVariant') continue;
         const data = a.heartbeatDetails?.payloads?.[0]?.data;
         if (!data) continue;
-        const hb = JSON.parse(Buffer.from(data).toString('utf8')) as { checkpointKey?: string; checkpointStep?: number };
+        const hb = JSON.parse(Buffer.from(data).toString('utf8')) as { checkpointKey?: string; checkpointStep?: number; variant?: string };
         if (hb.checkpointKey) {
           killedAtStep = hb.checkpointStep ?? 0;
+          killedVariant = hb.variant;
           return true;
         }
       }
@@ -128,7 +131,7 @@ it('completes after kill -9 of each worker kind and a Temporal restart, losing n
     600_000,
     250,
   );
-  const killedVariant = (await handle.query<CampaignProgress>('progress')).training.variant;
+  killedVariant ??= (await handle.query<CampaignProgress>('progress')).training.variant;
   await workers.training!.kill9();
   log.push(`training (${killedVariant}) killed after checkpoint step ${killedAtStep}`);
   workers.training = workers.training!.restart();

@@ -24,10 +24,20 @@ describe('training activity → trainer', () => {
     const t = TrainingConfigSchema.parse({ chatTemplate: 'mistral_instruct', dtype: 'bf16', gradientCheckpointing: true, refCache: true, reportTo: ['mlflow'] });
     const o = trainerOptions(t, 'dpo', 1, 0.5);
     const trainerKeys = new Set(Object.keys(TRAINER_DEFAULTS));
-    const activityKeys = new Set(['enabled', 'baseModel', 'variants', 'sft', 'heartbeatTimeoutSeconds', 'gpusPerRun', 'distributed']);
+    const activityKeys = new Set(['enabled', 'baseModel', 'variants', 'sft', 'seeds', 'heartbeatTimeoutSeconds', 'gpusPerRun', 'distributed']);
     for (const k of Object.keys(TrainingConfigSchema.shape)) expect([k, trainerKeys.has(k) || activityKeys.has(k)]).toEqual([k, true]);
     expect(Object.keys(o).every((k) => trainerKeys.has(k))).toBe(true);
     expect(o).toMatchObject({ chatTemplate: 'mistral_instruct', dtype: 'bf16', gradientCheckpointing: true, refCache: true, reportTo: ['mlflow'], seed: 1, paceSeconds: 0.5 });
+  });
+
+  it('training.seeds: absent by default (one run with the campaign seed); distinct non-negative integers; never a trainer option', () => {
+    expect(CampaignConfigSchema.parse({}).training.seeds).toBeUndefined();
+    const t = TrainingConfigSchema.parse({ seeds: [0, 1, 2] });
+    expect(t.seeds).toEqual([0, 1, 2]);
+    expect(trainerOptions(t, 'dpo', 1)).not.toHaveProperty('seeds');
+    expect(TrainingConfigSchema.safeParse({ seeds: [0, 0] }).success).toBe(false);
+    expect(TrainingConfigSchema.safeParse({ seeds: [] }).success).toBe(false);
+    expect(TrainingConfigSchema.safeParse({ seeds: [1.5] }).success).toBe(false);
   });
 
   it('the SFT stage takes training.sft overrides; full fine-tuning turns LoRA off', () => {
