@@ -114,6 +114,7 @@ export async function writeCampaignReport(input: ReportInput): Promise<{ manifes
     `Debates: ${input.shards.reduce((a, r) => a + r.textPairs, 0)}, consensus ${input.shards.reduce((a, r) => a + r.consensus, 0)}, at the round cap ${input.shards.reduce((a, r) => a + r.debatesAtCap, 0)}.`,
     ...(s ? [`Weights (${s.variant}): ${JSON.stringify(s.stats)}`] : []),
     ...input.trains.filter((t) => t.skipped).map((t) => `${t.variant}: not trained — ${t.skipped}`),
+    ...input.trains.filter((t) => t.quarantined).map((t) => `${t.variant}${t.seed !== undefined ? `@${t.seed}` : ''}: ${t.quarantined} pair(s) quarantined at training — an image they name is missing or does not decode (list: ${t.quarantineKey}).`),
     ...(input.config.models.target.baseURL ? [] : ['Offline engines (heuristic judge and debate agents) produced the curation; see the README.']),
   ];
   const html = renderHtmlReport({ title: `MMedPO campaign ${input.campaignId}`, rows, format, curves, notes, statistics });
@@ -130,7 +131,7 @@ export async function writeCampaignReport(input: ReportInput): Promise<{ manifes
     quarantine: input.merge.quarantineKey,
     preferenceSets: Object.fromEntries(input.merge.sets.map((x) => [x.variant, { jsonl: x.datasetKey, llava: x.llavaKey, pairs: x.pairs, stats: x.stats }])),
     // variant, or variant@seed for a run with an explicit training seed (training.seeds)
-    adapters: Object.fromEntries(input.trains.filter((t) => t.adapterKey).map((t) => [t.seed === undefined ? t.variant : `${t.variant}@${t.seed}`, { adapter: t.adapterKey, metrics: t.metricsKey }])),
+    adapters: Object.fromEntries(input.trains.filter((t) => t.adapterKey).map((t) => [t.seed === undefined ? t.variant : `${t.variant}@${t.seed}`, { adapter: t.adapterKey, metrics: t.metricsKey, ...(t.quarantineKey ? { quarantine: t.quarantineKey } : {}) }])),
     // One entry per evaluation: the variant's name, or variant@seed for an evaluation with an explicit training seed.
     evaluations: Object.fromEntries(input.evals.map((e) => [e.seed === undefined ? e.variant : `${e.variant}@${e.seed}`, { predictions: e.predictionsKey, scores: e.scoresKey }])),
     reports: reportKeys,

@@ -47,7 +47,7 @@ export async function trainVariant(input: TrainVariantInput, slots?: SlotPool, p
     },
     slots,
   );
-  return { variant: input.variant, adapterKey: out.adapterKey, metricsKey: out.metricsKey, finalLoss: out.finalLoss, steps: out.steps, resumedFromStep: out.resumedFromStep };
+  return { variant: input.variant, adapterKey: out.adapterKey, metricsKey: out.metricsKey, finalLoss: out.finalLoss, steps: out.steps, resumedFromStep: out.resumedFromStep, ...(out.quarantineKey ? { quarantined: out.quarantined, quarantineKey: out.quarantineKey } : {}) };
 }
 
 // ---------------------------------------------------------------- evaluation

@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { activityInfo, cancellationDetails, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { BadImageError, decodeCanonical } from '../lib/canonical-image';
 import { artifactStore } from '../lib/env';
 import { sha256Hex } from '../lib/hash';
 import { TrainingConfigSchema, type TrainingConfig } from '../core/config';
@@ -65,6 +66,9 @@ export interface TrainingOutput {
   /** Step this attempt resumed from (null: started from step 0). */
   resumedFromStep: number | null;
   attempt: number;
+  /** Records left out because an image they name is missing or does not decode (StagingQuarantine[] under quarantineKey). */
+  quarantined?: number;
+  quarantineKey?: string;
 }
 
 /** Heartbeat details: the last step and the last uploaded checkpoint (what a retry resumes from). */
@@ -329,8 +333,19 @@ function extOf(key: string): string {
   return m ? m[0].toLowerCase() : '.img';
 }
 
-/** Download the set and every image it names; rewrite image keys to local paths. */
-async function stageDataset(datasetKey: string, dir: string, beat: () => void): Promise<{ file: string; records: number }> {
+/** A pair (or SFT example) left out of training because of its data, with the reason. */
+export interface StagingQuarantine {
+  id: string;
+  reason: string;
+}
+
+/**
+ * Download the set and every image it names; rewrite image keys to local paths. Every image is decoded
+ * once by the canonical rule (lib/canonical-image.ts, the trainer's rule too): a record whose image x or
+ * rejected image x* is missing or does not decode is quarantined with its reason (a data fault of that
+ * pair, issue 13) instead of failing the run; a set with no record left fails as TrainingInputError.
+ */
+async function stageDataset(datasetKey: string, dir: string, beat: () => void): Promise<{ file: string; records: number; quarantined: StagingQuarantine[] }> {
   const store = artifactStore();
   const raw = await store.tryGetBytes(datasetKey);
   if (!raw) throw ApplicationFailure.nonRetryable(`dataset ${datasetKey} not found in S3`, 'TrainingInputError');
@@ -356,26 +371,44 @@ async function stageDataset(datasetKey: string, dir: string, beat: () => void): 
     }
   }
   const todo = [...keys.entries()];
+  const bad = new Map<string, string>(); // image key → why it cannot be trained on
   let next = 0;
   let done = 0;
   const worker = async () => {
     while (next < todo.length) {
       const [k, local] = todo[next++];
       const bytes = await store.tryGetBytes(k);
-      if (!bytes) throw ApplicationFailure.nonRetryable(`dataset ${datasetKey}: image ${k} not found in S3`, 'TrainingInputError');
+      if (!bytes) {
+        bad.set(k, `MissingArtifact: image ${k} not found in S3`);
+        continue;
+      }
+      try {
+        await decodeCanonical(bytes);
+      } catch (e) {
+        if (!(e instanceof BadImageError)) throw e;
+        bad.set(k, `BadImage: ${k} does not decode (${e.message})`);
+        continue;
+      }
       await fs.promises.writeFile(local, bytes);
       if (++done % 50 === 0) beat();
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, todo.length) }, worker));
-  const out = records.map((r) => {
+  const quarantined: StagingQuarantine[] = [];
+  const kept = records.filter((r, i) => {
+    const why = (['image', 'rejected_image'] as const).map((f) => (typeof r[f] === 'string' && bad.has(r[f] as string) ? `${f === 'image' ? 'image x' : 'rejected image x*'}: ${bad.get(r[f] as string)}` : undefined)).filter(Boolean);
+    if (why.length) quarantined.push({ id: String(r.id ?? i), reason: why.join('; ') });
+    return !why.length;
+  });
+  if (!kept.length) throw ApplicationFailure.nonRetryable(`dataset ${datasetKey}: no record left to train on (${quarantined[0]?.reason})`, 'TrainingInputError');
+  const out = kept.map((r) => {
     const c = { ...r };
     for (const field of ['image', 'rejected_image']) if (typeof c[field] === 'string') c[field] = keys.get(c[field] as string);
     return JSON.stringify(c);
   });
   const file = path.join(dir, 'data.jsonl');
   await fs.promises.writeFile(file, out.join('\n') + '\n');
-  return { file, records: records.length };
+  return { file, records: kept.length, quarantined };
 }
 
 /** Options of the training section that are the activity's or the campaign's, not the trainer's. */
@@ -629,6 +662,7 @@ export async function runTraining(input: TrainingInput, slots?: SlotPool): Promi
       adapterKey: adapter.key,
       records: data.records,
     });
+    const quarantineKey = data.quarantined.length ? (await store.putJson('training/quarantine', data.quarantined)).key : undefined;
     return {
       adapterKey: adapter.key,
       metricsKey: metricsObj.key,
@@ -637,6 +671,7 @@ export async function runTraining(input: TrainingInput, slots?: SlotPool): Promi
       lossCurve: downsample(metrics.lossCurve),
       resumedFromStep,
       attempt: info.attempt,
+      ...(quarantineKey ? { quarantined: data.quarantined.length, quarantineKey } : {}),
     };
   } finally {
     pool.release(held);

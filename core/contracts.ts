@@ -83,6 +83,9 @@ export interface TrainOutcome {
   /** The step the successful attempt resumed from after a crash (null: ran from step 0). */
   resumedFromStep?: number | null;
   skipped?: string;
+  /** Pairs left out at training because an image they name does not decode or is missing (list under quarantineKey). */
+  quarantined?: number;
+  quarantineKey?: string;
 }
 
 export interface EvaluateVariantInput {

@@ -224,7 +224,7 @@ describe('training through a full work dir and a storage outage during checkpoin
     }
   });
 
-  /** The pending training activity's heartbeat (variant from the campaign's progress), if any. */
+  /** The pending training activity's heartbeat (its variant, its last uploaded checkpoint) and retry state, if any. */
   async function trainingHeartbeat(id: string): Promise<{ variant?: string; checkpointKey?: string; attempt: number; lastError?: string } | undefined> {
     const h = client.workflow.getHandle(id);
     const d = await h.describe().catch(() => undefined);
@@ -232,14 +232,13 @@ describe('training through a full work dir and a storage outage during checkpoin
     if (!a) return undefined;
     const waiting = (await waitingOf(client, id)).find((w) => w.activity === 'trainVariant');
     const p = a.heartbeatDetails?.payloads?.[0];
-    let checkpointKey: string | undefined;
+    let hb: { variant?: string; checkpointKey?: string } = {};
     if (p) {
       const converter = client.options.loadedDataConverter;
       const [decoded] = await converter.payloadCodecs.reduceRight(async (acc, c) => c.decode(await acc), Promise.resolve([p]));
-      checkpointKey = (converter.payloadConverter.fromPayload(decoded!) as { checkpointKey?: string }).checkpointKey;
+      hb = converter.payloadConverter.fromPayload(decoded!) as typeof hb;
     }
-    const variant = (await h.query<CampaignProgress>('progress').catch(() => undefined))?.training.variant;
-    return { variant, checkpointKey, attempt: a.attempt ?? 1, lastError: waiting?.lastError };
+    return { variant: hb.variant, checkpointKey: hb.checkpointKey, attempt: a.attempt ?? 1, lastError: waiting?.lastError };
   }
 
   it('a full disk and a 90 s outage mid-upload cost no run: the adapters of an undisturbed run', async () => {

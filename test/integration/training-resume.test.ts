@@ -164,6 +164,27 @@ describe('training activity: kill -9 of the worker mid-run, resume from checkpoi
     expect(tar.includes(Buffer.from('adapter_model.safetensors'))).toBe(true);
   });
 
+  it('a D_v pair whose rejected image x* does not decode is quarantined with its reason; the run trains on the rest', async () => {
+    const store = artifactStore();
+    const lines = (await store.getBytes(datasetKey)).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    const dv = lines.findIndex((r) => r.rejected_image && r.rejected_image !== r.image);
+    expect(dv).toBeGreaterThanOrEqual(0);
+    const broken = await store.putBytes('test-images', Buffer.from('\x89PNG\r\n\x1a\n truncated'), { ext: '.png' });
+    lines[dv] = { ...lines[dv]!, rejected_image: broken.key };
+    const key = (await store.putBytes('test-datasets', Buffer.from(lines.map((r) => JSON.stringify(r)).join('\n') + '\n'), { ext: '.jsonl' })).key;
+    const out = (await client.client.workflow.execute('trainingRun', {
+      taskQueue: wfQueue,
+      workflowId: `train-badx-${process.pid}-${Date.now()}`,
+      args: [{ ...input(), datasetKey: key, paceSeconds: 0, training: { learningRate: 1e-3, batchSize: 2, maxSteps: 2, device: 'cpu', lora: { enabled: true, r: 4, alpha: 8, dropout: 0 } } }],
+    })) as TrainingOutput;
+    expect(out.steps).toBe(2);
+    expect(out.quarantined).toBe(1);
+    const q = await store.getJson<{ id: string; reason: string }[]>(out.quarantineKey!);
+    expect(q).toEqual([{ id: lines[dv]!.id, reason: expect.stringMatching(new RegExp(`^rejected image x\\*: BadImage: ${broken.key} does not decode`)) }]);
+    const m = await store.getJson<{ records: number }>(out.metricsKey);
+    expect(m.records).toBe(lines.length - 1);
+  });
+
   it('gpusPerRun 2: the activity launches the trainer through accelerate (2 processes, gloo on CPU)', async () => {
     const out = (await client.client.workflow.execute('trainingRun', {
       taskQueue: wfQueue,
