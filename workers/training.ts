@@ -9,13 +9,15 @@ import type { Worker } from '@temporalio/worker';
 import { evaluateVariant, trainVariant } from '../activities/campaign-training';
 import { detectGpus, preemptAllTrainers, runTraining } from '../activities/training';
 import { TASK_QUEUES } from '../core/queues';
-import { createWorker } from '../lib/temporal';
+import { createWorker, deploymentLabel, type VersioningOptions } from '../lib/temporal';
 
 export interface TrainingWorkerOptions {
   taskQueue?: string;
   /** Default: GPU count from nvidia-smi (MMEDPO_GPUS overrides), 1 on a CPU-only machine. */
   slots?: number;
   shutdownGraceTime?: string;
+  /** Worker Versioning (default on: deployment `${queuePrefix}mmedpo`, this checkout's build; lib/temporal.ts). */
+  versioning?: VersioningOptions | false;
 }
 
 export async function createTrainingWorker(o: TrainingWorkerOptions = {}): Promise<{ worker: Worker; gpus: string[] }> {
@@ -29,6 +31,7 @@ export async function createTrainingWorker(o: TrainingWorkerOptions = {}): Promi
     // Heartbeats carry checkpoint keys: send them promptly so a crash loses as little as possible.
     maxHeartbeatThrottleInterval: '2s',
     shutdownGraceTime: (o.shutdownGraceTime ?? process.env.MMEDPO_TRAINING_SHUTDOWN_GRACE ?? '5m') as Duration,
+    ...(o.versioning !== undefined ? { versioning: o.versioning } : {}),
   });
   return { worker, gpus };
 }
@@ -37,7 +40,7 @@ if (require.main === module) {
   createTrainingWorker({ taskQueue: process.env.MMEDPO_TASK_QUEUE })
     .then(({ worker, gpus }) => {
       for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, preemptAllTrainers);
-      console.error(`training worker on task queue ${worker.options.taskQueue}: ${gpus.length ? `GPUs ${gpus.join(',')}` : 'CPU mode, 1 slot'}`);
+      console.error(`training worker on task queue ${worker.options.taskQueue}, ${deploymentLabel(worker)}: ${gpus.length ? `GPUs ${gpus.join(',')}` : 'CPU mode, 1 slot'}`);
       return worker.run();
     })
     .catch((e: Error) => {
