@@ -3,11 +3,13 @@
 import type { Worker } from '@temporalio/worker';
 import * as activities from '../activities';
 import { TASK_QUEUES } from '../core/queues';
-import { createWorker, WORKFLOWS_PATH } from '../lib/temporal';
+import { createWorker, deploymentLabel, WORKFLOWS_PATH, type VersioningOptions } from '../lib/temporal';
 
 export interface CurationWorkerOptions {
   taskQueue?: string;
   maxConcurrentActivities?: number;
+  /** Worker Versioning (default on: deployment `${queuePrefix}mmedpo`, this checkout's build, PINNED; lib/temporal.ts). */
+  versioning?: VersioningOptions | false;
 }
 
 export async function createCurationWorker(o: CurationWorkerOptions = {}): Promise<Worker> {
@@ -19,13 +21,14 @@ export async function createCurationWorker(o: CurationWorkerOptions = {}): Promi
     // Lanes run their model calls and the visual tool as local activities (up to N samples + visual each).
     maxConcurrentLocalActivityExecutions: 256,
     shutdownGraceTime: '30s',
+    ...(o.versioning !== undefined ? { versioning: o.versioning } : {}),
   });
 }
 
 if (require.main === module) {
   createCurationWorker({ taskQueue: process.env.MMEDPO_TASK_QUEUE })
     .then((w) => {
-      console.error(`curation worker on task queue ${w.options.taskQueue}`);
+      console.error(`curation worker on task queue ${w.options.taskQueue}, ${deploymentLabel(w)}`);
       return w.run();
     })
     .catch((e: Error) => {

@@ -10,13 +10,15 @@ import { stopServedModels } from '../activities/served-model';
 import type { CampaignConfig, ModelRole } from '../core/config';
 import { modelQueue } from '../core/queues';
 import { loadCampaignConfig } from '../lib/config-file';
-import { createWorker } from '../lib/temporal';
+import { createWorker, deploymentLabel, type VersioningOptions } from '../lib/temporal';
 
 export interface ModelWorkerOptions {
   /** Prefix for every role queue (default env MMEDPO_QUEUE_PREFIX or none). */
   queuePrefix?: string;
   /** Concurrent model calls per role worker. */
   maxConcurrentActivities?: number;
+  /** Worker Versioning (default on: deployment `${queuePrefix}mmedpo`, this checkout's build; lib/temporal.ts). */
+  versioning?: VersioningOptions | false;
 }
 
 /** Role queue names with their role settings, in a fixed order. */
@@ -39,6 +41,7 @@ export async function createModelWorkers(config: CampaignConfig, o: ModelWorkerO
         maxConcurrentActivityTaskExecutions: o.maxConcurrentActivities ?? 16,
         ...(role.rateLimitPerSecond ? { maxTaskQueueActivitiesPerSecond: role.rateLimitPerSecond } : {}),
         shutdownGraceTime: '10s',
+        versioning: o.versioning === false ? false : { queuePrefix: prefix, ...o.versioning },
       }),
     );
   }
@@ -49,7 +52,7 @@ if (require.main === module) {
   (async () => {
     const config = loadCampaignConfig(process.env.MMEDPO_CONFIG || undefined);
     const workers = await createModelWorkers(config);
-    console.error(`model workers on ${workers.map((w) => w.options.taskQueue).join(', ')}`);
+    console.error(`model workers on ${workers.map((w) => w.options.taskQueue).join(', ')}, ${workers[0] ? deploymentLabel(workers[0]) : 'no queue'}`);
     await Promise.all(workers.map((w) => w.run()));
     stopServedModels(); // the trainer servers of a served target are children of this process
   })().catch((e: Error) => {

@@ -12,7 +12,7 @@ import { evaluateVariant, trainVariant, type TrainVariantInput } from '../activi
 import { preemptAllTrainers, runTraining, SlotPool, type TrainingInput } from '../activities/training';
 import type { EvaluateVariantInput } from '../core/contracts';
 import { TASK_QUEUES } from '../core/queues';
-import { createWorker } from '../lib/temporal';
+import { createWorker, deploymentLabel, type VersioningOptions } from '../lib/temporal';
 
 export interface TrainingWorkerOptions {
   taskQueue?: string;
@@ -24,6 +24,8 @@ export interface TrainingWorkerOptions {
    * stands in for a device's step time, which runs side by side do not share as they share the CPUs).
    */
   paceSeconds?: number;
+  /** Worker Versioning (default on: deployment `${queuePrefix}mmedpo`, this checkout's build; lib/temporal.ts). */
+  versioning?: VersioningOptions | false;
 }
 
 /** The training queue's activities, each holding slots of `pool` while its trainer runs. */
@@ -47,6 +49,7 @@ export async function createTrainingWorker(o: TrainingWorkerOptions = {}): Promi
     // Heartbeats carry checkpoint keys: send them promptly so a crash loses as little as possible.
     maxHeartbeatThrottleInterval: '2s',
     shutdownGraceTime: (o.shutdownGraceTime ?? process.env.MMEDPO_TRAINING_SHUTDOWN_GRACE ?? '5m') as Duration,
+    ...(o.versioning !== undefined ? { versioning: o.versioning } : {}),
   });
   return { worker, gpus: pool.gpus ? [...pool.ids] : [], slots: pool };
 }
@@ -68,7 +71,7 @@ if (require.main === module) {
     .then(() => createTrainingWorker({ taskQueue: process.env.MMEDPO_TASK_QUEUE, slots: parseSlots(process.env.MMEDPO_TRAINING_SLOTS) }))
     .then(({ worker, slots }) => {
       for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, preemptAllTrainers);
-      console.error(`training worker on task queue ${worker.options.taskQueue}: ${describeSlots(slots)}`);
+      console.error(`training worker on task queue ${worker.options.taskQueue}, ${deploymentLabel(worker)}: ${describeSlots(slots)}`);
       return worker.run();
     })
     .catch((e: Error) => {
