@@ -1,7 +1,7 @@
 """Experiment tracking: one MLflow run per trained (or evaluated) campaign variant, and TensorBoard logs.
 
 Where: `MLFLOW_TRACKING_URI` when set (a tracking server, `sqlite:///…`), else the local file store
-`<repo>/.mmedpo/mlruns` (`mlflow ui --backend-store-uri .mmedpo/mlruns` shows it; MLflow 3 keeps file
+`$MMEDPO_HOME/mlruns`, by default `<repo>/.mmedpo/mlruns` (`mlflow ui --backend-store-uri .mmedpo/mlruns` shows it; MLflow 3 keeps file
 stores in maintenance mode, so MLFLOW_ALLOW_FILE_STORE is set for this default). Experiment: the tag
 `campaign_id` when given (a campaign's variants side by side), else `mmedpo`. A run is found again by its
 key — the hash of its tags (campaign id, variant, seed, config hash) — so a retried training attempt and the
@@ -39,7 +39,10 @@ def run_key(tags: dict[str, str]) -> str:
 
 def _mlflow():
     if not os.environ.get("MLFLOW_TRACKING_URI"):
-        os.environ["MLFLOW_TRACKING_URI"] = "file:" + os.path.join(ROOT, ".mmedpo", "mlruns")
+        # The project's home (MMEDPO_HOME, as on the Node side), not MLflow 3's own default: a sqlite file in
+        # whatever directory the trainer runs in, whose model registry this skinny install cannot open.
+        home = os.environ.get("MMEDPO_HOME") or os.path.join(ROOT, ".mmedpo")
+        os.environ["MLFLOW_TRACKING_URI"] = "file:" + os.path.join(home, "mlruns")
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     import mlflow
 

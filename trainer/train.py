@@ -378,8 +378,9 @@ def train(args, opts: dict) -> int:
     progress = Progress(trainer, opts["paceSeconds"])
     trainer.add_callback(progress)
     if "mlflow" in report:
-        from .tracking import run_params
+        from .tracking import ensure_tracking_env, run_params
 
+        ensure_tracking_env()  # before HF's callback imports mlflow and reads MLFLOW_TRACKING_URI
         trainer.add_callback(MLflowRun(run_params(args, opts, mode, ld.family.model_type, fingerprint)))
 
     resume = os.path.abspath(args.resume) if args.resume else None

@@ -41,3 +41,27 @@ def test_mlflow_run_per_variant_with_curve_and_scores(tiny_dir, demo, tmp_path, 
     assert r.data.metrics["eval/closed_accuracy"] == 55.0
     assert set(by_variant["base"].data.metrics) == {"eval/open_recall", "eval/closed_accuracy"}
     assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "tb"))
+
+
+def test_default_store_is_the_project_home_not_mlflows_sqlite(tiny_dir, demo, tmp_path, monkeypatch):
+    """With no MLFLOW_TRACKING_URI (the demo's case) the run lands in the file store under MMEDPO_HOME, not in
+    MLflow 3's default `sqlite:///mlflow.db` of the working directory (which this install cannot open)."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(MMEDPO_HOME=str(tmp_path / "home"), PYTHONPATH=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    p = subprocess.run([sys.executable, "-m", "trainer", "sft", "--model", tiny_dir, "--data", demo["sft"], "--out", str(tmp_path / "o"),
+                        "--max-steps", "1", "--batch-size", "2", "--device", "cpu", "--report-to", "mlflow",
+                        "--run-name", "c-2/sft", "--tag", "campaign_id=c-2", "--tag", "variant=sft"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert not (tmp_path / "mlflow.db").exists()
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # this reader's own opt-in, as the trainer's
+    client = MlflowClient(tracking_uri="file:" + str(tmp_path / "home" / "mlruns"))
+    exp = client.get_experiment_by_name("c-2")
+    assert exp is not None
+    runs = client.search_runs([exp.experiment_id])
+    assert [r.data.tags["variant"] for r in runs] == ["sft"] and "loss" in runs[0].data.metrics
