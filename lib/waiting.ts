@@ -51,7 +51,10 @@ export async function waitingOf(client: Client, campaignId: string, maxWorkflows
       const activity = a.activityType?.name ?? '?';
       const expires = toMs(a.expirationTime);
       const budget = toMs(a.activityOptions?.scheduleToCloseTimeout as { seconds?: unknown; nanos?: number } | undefined);
-      const since = expires !== undefined && budget ? expires - budget : (toMs(a.scheduledTime) ?? Date.now());
+      // With a schedule-to-close budget the first schedule is exact; without one (training runs: an attempt
+      // cap instead) the earliest time the server still holds (the next attempt's schedule lies ahead).
+      const held = [a.scheduledTime, a.lastStartedTime, a.lastAttemptCompleteTime].map(toMs).filter((t): t is number => t !== undefined && t <= Date.now());
+      const since = expires !== undefined && budget ? expires - budget : held.length ? Math.min(...held) : Date.now();
       out.push({ on: classify(activity, err), since: new Date(since).toISOString(), attempt: a.attempt ?? 0, workflowId: w.workflowId, activity, lastError: (err?.message ?? 'unknown').split('\n')[0]!.slice(0, 200) });
     }
   }
