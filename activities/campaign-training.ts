@@ -13,7 +13,7 @@ import { artifactStore } from '../lib/env';
 import { scorePredictions } from './evaluation';
 import type { DatasetManifest } from './ingest';
 import { defaultSlotPool, fetchAdapterDir, logTrackingMetrics, resolveBaseModel, runTraining, type SlotPool } from './training';
-import { runTrainer } from './training/supervisor';
+import { checkTrainerExit, startTrainer } from './training/supervisor';
 
 export interface TrainVariantInput {
   campaignId: string;
@@ -85,7 +85,7 @@ export async function evaluateVariant(input: EvaluateVariantInput, slots?: SlotP
       // The trainer prints one JSON progress line per batch on stdout: each is a heartbeat. Pinned to its slot's
       // GPU like a training run, so evaluations side by side never share one; a cancellation stops it.
       const beat = () => Context.current().heartbeat();
-      await runTrainer({
+      const x = await startTrainer({
         what: 'trainer generate',
         args: [
           '-m', 'trainer', 'generate',
@@ -99,7 +99,10 @@ export async function evaluateVariant(input: EvaluateVariantInput, slots?: SlotP
         onEvent: beat,
         onTick: beat,
         signal: Context.current().cancellationSignal,
-      });
+      }).exited;
+      // stopped by the worker's shutdown, not by the workflow: a retry (on another worker) runs it again
+      if (x.cancelled && Context.current().cancellationDetails?.workerShutdown) throw ApplicationFailure.retryable('trainer generate stopped by worker shutdown', 'TrainerPreempted');
+      checkTrainerExit(x, 'trainer generate');
     } finally {
       pool.release(held);
     }
