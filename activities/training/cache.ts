@@ -58,7 +58,7 @@ export async function getTar(key: string, dest: string): Promise<boolean> {
  * machine finished the same build first) is kept: runs may be reading it, so it is never removed. Only an
  * incomplete leftover (no `done` marker: nobody reads it) is moved aside, itself by a rename, and then removed.
  */
-async function publish(tmp: string, dir: string, done: string): Promise<void> {
+export async function publish(tmp: string, dir: string, done: string): Promise<void> {
   try {
     await fs.promises.rename(tmp, dir);
     return;
