@@ -1,7 +1,6 @@
 // Training-queue activities of the campaign: train one variant (the durable
 // trainer activity) and evaluate one variant (batched generation on the test
 // split with the trainer, then every metric). Registered by the training worker.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,7 +12,8 @@ import { promptOf } from '../core/preference';
 import { artifactStore } from '../lib/env';
 import { scorePredictions } from './evaluation';
 import type { DatasetManifest } from './ingest';
-import { defaultSlotPool, fetchAdapterDir, logTrackingMetrics, resolveBaseModel, runTraining, trainerPython, type SlotPool } from './training';
+import { defaultSlotPool, fetchAdapterDir, logTrackingMetrics, resolveBaseModel, runTraining, type SlotPool } from './training';
+import { checkTrainerExit, startTrainer } from './training/supervisor';
 
 export interface TrainVariantInput {
   campaignId: string;
@@ -52,28 +52,6 @@ export async function trainVariant(input: TrainVariantInput, slots?: SlotPool, p
 
 // ---------------------------------------------------------------- evaluation
 
-function run(cmd: string, args: string[], cwd: string, gpus: string[] | null): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // pinned to its slot's GPU, like a training run, so evaluations side by side never share one
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(gpus ? { CUDA_VISIBLE_DEVICES: gpus.join(',') } : {}) } });
-    const what = `trainer ${args[2] ?? ''}`;
-    let err = '';
-    // The trainer prints one JSON progress line per batch on stdout: each is a heartbeat.
-    child.stdout.on('data', () => Context.current().heartbeat());
-    child.stderr.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-4000);
-    });
-    const beat = setInterval(() => Context.current().heartbeat(), 5000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearInterval(beat);
-      if (code === 0) resolve();
-      else if (code === 2) reject(ApplicationFailure.nonRetryable(`${what}: ${err.trim().split('\n').pop()}`, 'TrainingInputError'));
-      else reject(new Error(`${what} exited ${code}: ${err.trim().split('\n').pop()}`));
-    });
-  });
-}
-
 /** Generates answers for the test split with the variant's adapter (on one of the worker's slots), then scores them. */
 export async function evaluateVariant(input: EvaluateVariantInput, slots?: SlotPool): Promise<EvalOutcome> {
   const store = artifactStore();
@@ -104,9 +82,12 @@ export async function evaluateVariant(input: EvaluateVariantInput, slots?: SlotP
     const pool = slots ?? (await defaultSlotPool());
     const held = await pool.acquire(1, () => Context.current().heartbeat(), Context.current().cancellationSignal);
     try {
-      await run(
-        trainerPython(),
-        [
+      // The trainer prints one JSON progress line per batch on stdout: each is a heartbeat. Pinned to its slot's
+      // GPU like a training run, so evaluations side by side never share one; a cancellation stops it.
+      const beat = () => Context.current().heartbeat();
+      const x = await startTrainer({
+        what: 'trainer generate',
+        args: [
           '-m', 'trainer', 'generate',
           '--model', model, ...adapterArgs,
           '--input', path.join(work, 'input.jsonl'), '--image-dir', imgDir, '--output', path.join(work, 'out.jsonl'),
@@ -114,9 +95,14 @@ export async function evaluateVariant(input: EvaluateVariantInput, slots?: SlotP
           '--temperature', String(input.evaluation.temperature), '--seed', String(input.seed), '--device', input.training.device,
           '--dtype', training.dtype, ...(training.chatTemplate ? ['--chat-template', training.chatTemplate] : []),
         ],
-        path.resolve(__dirname, '..'),
-        pool.gpus ? held : null,
-      );
+        gpus: pool.gpus ? held : null,
+        onEvent: beat,
+        onTick: beat,
+        signal: Context.current().cancellationSignal,
+      }).exited;
+      // stopped by the worker's shutdown, not by the workflow: a retry (on another worker) runs it again
+      if (x.cancelled && Context.current().cancellationDetails?.workerShutdown) throw ApplicationFailure.retryable('trainer generate stopped by worker shutdown', 'TrainerPreempted');
+      checkTrainerExit(x, 'trainer generate');
     } finally {
       pool.release(held);
     }

@@ -3,18 +3,17 @@
 // reused by every later call; the activity talks to it through the same OpenAI client path as any
 // endpoint (cache, validation, error classification). A child that dies is restarted on the next
 // call; the calls in flight fail retryably and Temporal retries them.
-import { ChildProcess, spawn } from 'node:child_process';
-import * as readline from 'node:readline';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ModelRole } from '../core/config';
 import { sha256Hex } from '../lib/hash';
-import { fetchAdapterDir, resolveBaseModel, trainerPython } from './training';
+import { fetchAdapterDir, resolveBaseModel } from './training';
+import { startTrainer, type TrainerProcess } from './training/supervisor';
 
 type Served = NonNullable<ModelRole['served']>;
 
 interface Endpoint {
   url: Promise<string>;
-  child?: ChildProcess;
+  proc?: TrainerProcess;
 }
 
 const endpoints = new Map<string, Endpoint>();
@@ -28,27 +27,26 @@ async function start(s: Served, name: string, ep: Endpoint): Promise<string> {
   const model = await resolveBaseModel(s.baseModel, s.seed);
   const args = ['-m', 'trainer', 'serve', '--model', model, '--host', '127.0.0.1', '--port', '0', '--name', name, '--device', s.device];
   for (const k of s.adapterKeys) args.push('--adapter', await fetchAdapterDir(k));
-  const child = spawn(trainerPython(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
-  ep.child = child;
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-2000);
-  });
   return new Promise<string>((resolve, reject) => {
-    const lines = readline.createInterface({ input: child.stdout! });
-    lines.on('line', (l) => {
-      try {
-        const ev = JSON.parse(l) as { event?: string; url?: string };
-        if (ev.event === 'listening' && ev.url) resolve(ev.url);
-      } catch {
-        /* not a JSON line */
-      }
+    // No activity's cancellation stops it (later calls share it); it dies with this process (supervisor.ts).
+    const p = startTrainer({
+      what: `trainer serve ${name}`,
+      args,
+      onEvent: (ev) => {
+        if (ev.event === 'listening' && typeof ev.url === 'string') resolve(ev.url);
+      },
     });
-    child.on('exit', (code, sig) => {
-      endpoints.delete(name);
-      reject(ApplicationFailure.retryable(`trainer serve for ${name} exited (${sig ?? code}): ${stderr.trim().split('\n').pop() ?? ''}`, 'EndpointUnavailable'));
-    });
-    child.on('error', (e) => reject(e));
+    ep.proc = p;
+    p.exited.then(
+      (x) => {
+        endpoints.delete(name);
+        reject(ApplicationFailure.retryable(`trainer serve for ${name} exited (${String(x.code)}): ${x.why}`, 'EndpointUnavailable'));
+      },
+      (e: Error) => {
+        endpoints.delete(name);
+        reject(e);
+      },
+    );
   });
 }
 
@@ -68,8 +66,7 @@ export async function servedEndpoint(s: Served): Promise<{ baseURL: string; mode
 
 /** Stops every served model of this process (worker shutdown, tests). */
 export function stopServedModels(): void {
-  for (const ep of endpoints.values()) ep.child?.kill('SIGTERM');
+  for (const ep of endpoints.values()) ep.proc?.terminate();
   endpoints.clear();
 }
 
-process.once('exit', stopServedModels);

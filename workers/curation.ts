@@ -1,9 +1,26 @@
 // The curation worker: every workflow, plus the CPU curation activities (ingest,
 // visual branch, debate orchestration helpers). Run: `npx mmedpo worker curation`.
 import type { Worker } from '@temporalio/worker';
-import * as activities from '../activities';
+import * as campaign from '../activities/campaign';
+import { scorePredictions } from '../activities/evaluation';
+import * as ingest from '../activities/ingest';
+import { modelActivities } from '../activities/models';
+import * as text from '../activities/text';
+import * as visual from '../activities/visual';
 import { TASK_QUEUES } from '../core/queues';
 import { createWorker, deploymentLabel, WORKFLOWS_PATH, type VersioningOptions } from '../lib/temporal';
+
+// The training queue's steps of the campaign (activities/campaign.ts re-exports them for the workflows' types)
+// run on the training worker only, where the trainer and the GPU slots are.
+const { trainVariant: _train, evaluateVariant: _evaluate, ...campaignActivities } = campaign;
+
+/**
+ * What the curation worker registers: ingest, the visual branch, the campaign's CPU steps (prepare, plan,
+ * shards, preference sets, report), the text branch's S3 puts, scoring, and the model calls — the offline
+ * (no baseURL, not served) roles run them as LOCAL activities on this worker (workflows/model-options.ts).
+ * No training or evaluation activity: those start trainer processes, on the training worker.
+ */
+export const curationActivities = { ...ingest, ...visual, ...campaignActivities, ...text, scorePredictions, ...modelActivities };
 
 export interface CurationWorkerOptions {
   taskQueue?: string;
@@ -16,7 +33,7 @@ export async function createCurationWorker(o: CurationWorkerOptions = {}): Promi
   return createWorker({
     taskQueue: o.taskQueue ?? TASK_QUEUES.curation,
     workflowsPath: WORKFLOWS_PATH,
-    activities,
+    activities: curationActivities,
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivities ?? 8,
     // Lanes run their model calls and the visual tool as local activities (up to N samples + visual each).
     maxConcurrentLocalActivityExecutions: 256,

@@ -3,6 +3,7 @@
 //   normalize → train each variant (training queue) → evaluate each → report.
 // Only S3 keys and counters live in this history; shards keep theirs small too.
 import {
+  ActivityCancellationType,
   condition,
   defineQuery,
   defineSignal,
@@ -46,6 +47,8 @@ const trainingActs = (prefix: string, heartbeatTimeoutSeconds: number, summary?:
     startToCloseTimeout: '7 days',
     heartbeatTimeout: `${heartbeatTimeoutSeconds} seconds`,
     retry: { maximumAttempts: 20, initialInterval: '5s' },
+    // a cancelled campaign waits for its trainers' final checkpoints (SIGTERM → checkpoint → upload → cancelled)
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     ...(summary ? { summary } : {}),
     ...(priorityKey ? { priority: { priorityKey } } : {}),
   });

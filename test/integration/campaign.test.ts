@@ -8,7 +8,6 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Worker } from '@temporalio/worker';
-import * as activities from '../../activities';
 import { parseCampaignConfig } from '../../core/config';
 import type { CampaignProgress, CampaignResult, ItemCuration, ShardInput, ShardResult } from '../../core/contracts';
 import { PROJECT_ROOT } from '../../infra/stack';
@@ -18,6 +17,7 @@ import { connectClient, createWorker, WORKFLOWS_PATH } from '../../lib/temporal'
 import { createModelWorkers } from '../../workers/models';
 import type { LaneProgress } from '../../workflows/curation-lane';
 import type { ShardProgress } from '../../workflows/curation-shard';
+import { curationActivities } from '../../workers/curation';
 import { createTrainingWorker } from '../../workers/training';
 
 const prefix = `it${process.pid}-`;
@@ -41,7 +41,8 @@ describe('campaign workflow', () => {
   let runs: Promise<void>[];
   beforeAll(async () => {
     workers = [
-      await createWorker({ taskQueue: `${prefix}curation`, workflowsPath: WORKFLOWS_PATH, activities }),
+      // the curation worker's own activities only (no training or evaluation): the campaign needs nothing else there
+      await createWorker({ taskQueue: `${prefix}curation`, workflowsPath: WORKFLOWS_PATH, activities: curationActivities }),
       (await createTrainingWorker({ taskQueue: `${prefix}training` })).worker,
       ...(await createModelWorkers(smallCampaignConfig(), { queuePrefix: prefix })),
     ];

@@ -1,4 +1,4 @@
-// The training worker's slot pool (activities/training.ts SlotPool): one slot per GPU or --slots CPU slots;
+// The training worker's slot pool (activities/training/slots.ts SlotPool): one slot per GPU or --slots CPU slots;
 // a multi-GPU run holds gpusPerRun slots of the one worker and waits for them in arrival order.
 import { SlotPool } from '../../activities/training';
 import { parseSlots } from '../../workers/training';
