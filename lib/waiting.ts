@@ -36,13 +36,15 @@ const toMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined
 
 /**
  * The retrying activities (attempt > 1) of the campaign's running workflows (its own and every child:
- * their ids start with the campaign id), oldest first. At most `maxWorkflows` workflows are described.
+ * their ids start with `<campaign id>/`), oldest first. At most `maxWorkflows` workflows are described.
  */
 export async function waitingOf(client: Client, campaignId: string, maxWorkflows = 200): Promise<Waiting[]> {
   const out: Waiting[] = [];
   const converter = client.options.loadedDataConverter;
   let n = 0;
-  for await (const w of client.workflow.list({ query: `WorkflowId STARTS_WITH '${campaignId}' AND ExecutionStatus = 'Running'` })) {
+  // The campaign and its children (`<id>/ingest`, `<id>/shard-…`, `<id>/shard-…/text/…`), not a campaign whose id merely starts the same.
+  const query = `(WorkflowId = '${campaignId}' OR WorkflowId STARTS_WITH '${campaignId}/') AND ExecutionStatus = 'Running'`;
+  for await (const w of client.workflow.list({ query })) {
     if (++n > maxWorkflows) break;
     const d = await client.workflow.getHandle(w.workflowId).describe().catch(() => undefined);
     for (const a of d?.raw.pendingActivities ?? []) {
