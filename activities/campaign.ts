@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CampaignConfig, VariantName } from '../core/config';
-import type { EvalOutcome, ItemCuration, MergeResult, PreferenceSetInfo, QuarantineRecord, ShardResult, TrainOutcome } from '../core/contracts';
+import type { EvalOutcome, ItemCuration, MergeResult, PreferenceSetInfo, QuarantineRecord, ShardItem, ShardResult, TrainOutcome } from '../core/contracts';
 import { buildVariantSet, CuratedPair, promptOf, toJsonl, toLlavaJson } from '../core/preference';
 import { artifactStore } from '../lib/env';
 import { ensurePhantomDataset } from '../lib/phantom-dataset';
@@ -57,17 +57,10 @@ export async function planCuration(input: { manifestKey: string; split: string; 
   return { items: items.length, shards };
 }
 
-export interface ShardItem {
-  id: string;
-  kind: ManifestItem['kind'];
-  question?: string;
-  answer: string;
-  imageKeys: string[];
-}
-
+/** The shard's items as ids and keys (the words stay in S3 under each `textKey`). */
 export async function loadShardItems(input: { manifestKey: string; split: string; start: number; end: number }): Promise<ShardItem[]> {
   const items = splitItems(await manifest(input.manifestKey), input.split, 0).slice(input.start, input.end);
-  return items.map((i) => ({ id: i.id, kind: i.kind, question: i.question, answer: i.answer, imageKeys: i.imageKeys }));
+  return items.map((i) => ({ id: i.id, kind: i.kind, textKey: i.textKey, imageKeys: i.imageKeys }));
 }
 
 export async function writeShardResult(input: { campaignId: string; shardStart: number; items: ItemCuration[] }): Promise<ShardResult> {

@@ -11,6 +11,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { DatasetItem, DatasetProblem, formatProblem, isBlocking, splitOverlap, type SplitOverlap } from '../core/dataset';
 import { BadImageError, CANONICAL_ENCODING, CANONICAL_RULE, canonicalize, type CanonicalSource } from '../lib/canonical-image';
 import { DatasetError, loadDataset, resolveInside, UnsafePathError } from '../lib/datasets';
+import type { ItemText } from '../core/contracts';
+import { DEFAULT_MAX_TEXT_BYTES } from '../core/config';
 import { artifactStore } from '../lib/env';
 import { sha256Hex } from '../lib/hash';
 
@@ -41,6 +43,8 @@ export interface ManifestItem {
   question?: string;
   answer: string;
   answerType?: DatasetItem['answerType'];
+  /** S3 key of the item's ItemText {id, kind, question, answer}: what workflows pass instead of the words. */
+  textKey: string;
   /** Canonical images (8-bit PNG, rule `canonical.rule`): what every consumer reads. */
   imageKeys: string[];
   /** The original files, same order, for provenance only (never decoded downstream). */
@@ -83,7 +87,7 @@ export interface DatasetManifest {
 }
 
 interface ChunkFile {
-  items: { id: string; imageKeys: string[]; originalImageKeys: string[] }[];
+  items: { id: string; textKey: string; imageKeys: string[]; originalImageKeys: string[] }[];
   images: ManifestImage[];
   quarantined: QuarantinedItem[];
 }
@@ -107,6 +111,8 @@ export interface ChunkInput {
   root: string;
   start: number;
   end: number;
+  /** Items whose question + answer exceed this many UTF-8 bytes are quarantined with their size (default DEFAULT_MAX_TEXT_BYTES). */
+  maxTextBytes?: number;
 }
 
 export interface ChunkResult {
@@ -139,9 +145,22 @@ async function canonicalOnce(bytes: Buffer, ext: string): Promise<Omit<ManifestI
 /** File-system errors that are the dataset's fault (quarantined); any other error is retried. */
 const DATA_FS_ERRORS = new Set(['EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
 
-/** Canonicalizes and uploads the images of items [start, end) (original + canonical); heartbeats per item. */
+/** "2.5 MB (2,621,440 bytes)": a size as a person reads it, with the exact count. */
+function sizeText(bytes: number): string {
+  const mb = bytes / (1 << 20);
+  const kb = bytes / 1024;
+  return `${mb >= 1 ? `${mb.toFixed(1)} MB` : `${kb.toFixed(1)} KB`} (${bytes.toLocaleString('en-US')} bytes)`;
+}
+
+/**
+ * Canonicalizes and uploads the images of items [start, end) (original + canonical) and writes each
+ * item's text (ItemText) as its own S3 object; heartbeats per item. An item whose text is over the
+ * limit is quarantined with its size (a 2.5 MB report of concatenated priors would not fit a model's
+ * context, and is almost always an export error).
+ */
 export async function ingestChunk(input: ChunkInput): Promise<ChunkResult> {
   const store = artifactStore();
+  const maxTextBytes = input.maxTextBytes ?? DEFAULT_MAX_TEXT_BYTES;
   const scan = await store.getJson<ScanFile>(input.scanKey);
   const items = scan.items.slice(input.start, input.end);
   const done = new Map<string, ManifestImage | { error: string }>();
@@ -151,6 +170,13 @@ export async function ingestChunk(input: ChunkInput): Promise<ChunkResult> {
     const keys: string[] = [];
     const originals: string[] = [];
     let failure: string | undefined;
+    const text: ItemText = { id: it.id, kind: it.kind, ...(it.question !== undefined ? { question: it.question } : {}), answer: it.answer };
+    const textBytes = Buffer.byteLength(text.answer) + Buffer.byteLength(text.question ?? '');
+    if (textBytes > maxTextBytes) {
+      out.quarantined.push({ itemId: it.id, file: it.file, row: it.row, stage: 'ingest', reason: `text too large: ${it.kind === 'report' ? 'report' : 'question + answer'} is ${sizeText(textBytes)}, over dataset.maxTextBytes ${sizeText(maxTextBytes)}` });
+      Context.current().heartbeat(++n);
+      continue;
+    }
     for (const img of it.images) {
       let r = done.get(img);
       if (!r) {
@@ -175,7 +201,7 @@ export async function ingestChunk(input: ChunkInput): Promise<ChunkResult> {
       } else failure ??= r.error;
     }
     if (failure) out.quarantined.push({ itemId: it.id, file: it.file, row: it.row, stage: 'ingest', reason: failure });
-    else out.items.push({ id: it.id, imageKeys: keys, originalImageKeys: originals });
+    else out.items.push({ id: it.id, textKey: (await store.putJson('item-texts', text)).key, imageKeys: keys, originalImageKeys: originals });
     Context.current().heartbeat(++n);
   }
   const put = await store.putJson('ingest-chunks', out);
@@ -198,7 +224,7 @@ export interface ManifestResult {
 export async function writeManifest(input: ManifestInput): Promise<ManifestResult> {
   const store = artifactStore();
   const scan = await store.getJson<ScanFile>(input.scanKey);
-  const uploaded = new Map<string, { imageKeys: string[]; originalImageKeys: string[] }>();
+  const uploaded = new Map<string, ChunkFile['items'][number]>();
   const imagesByPath = new Map<string, ManifestImage>();
   const quarantined: QuarantinedItem[] = [];
   for (const key of input.chunkKeys) {
@@ -230,7 +256,7 @@ export async function writeManifest(input: ManifestInput): Promise<ManifestResul
     }
     if (!up) continue; // quarantined by its chunk
     it.images.forEach((p) => used.add(p));
-    items.push({ id: it.id, split: it.split, kind: it.kind, question: it.question, answer: it.answer, answerType: it.answerType, imageKeys: up.imageKeys, originalImageKeys: up.originalImageKeys, sourceIds: it.sourceIds });
+    items.push({ id: it.id, split: it.split, kind: it.kind, question: it.question, answer: it.answer, answerType: it.answerType, textKey: up.textKey, imageKeys: up.imageKeys, originalImageKeys: up.originalImageKeys, sourceIds: it.sourceIds });
   }
   quarantined.sort((a, b) => a.file.localeCompare(b.file) || (a.row ?? 0) - (b.row ?? 0));
   const images = [...used].sort().map((p) => imagesByPath.get(p)!).filter(Boolean);

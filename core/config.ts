@@ -10,6 +10,9 @@ import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES } from './stats';
 import { DEFAULT_OUTAGE_BUDGET_HOURS } from './faults';
 import TRAINER_DEFAULTS from '../trainer/defaults.json';
 
+/** dataset.maxTextBytes default: 256 KiB. */
+export const DEFAULT_MAX_TEXT_BYTES = 256 * 1024;
+
 const envVarName = z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable NAME (e.g. OPENAI_API_KEY), not a key value');
@@ -161,6 +164,12 @@ export const CampaignConfigSchema = z
         language: z.string().default('en'),
         /** Cap on items per split (0 = all); handy for smoke runs. */
         limit: z.number().int().nonnegative().default(0),
+        /**
+         * An item whose question + answer (a report) is longer than this many UTF-8 bytes is quarantined
+         * at ingest with its size as the reason. Text never travels in workflow payloads, so this is
+         * about models: 256 KiB is ~64k tokens, past what a judge's context holds beside its prompt.
+         */
+        maxTextBytes: z.number().int().positive().default(DEFAULT_MAX_TEXT_BYTES),
         /** Phantom generator settings (ignored for real datasets). */
         phantom: z
           .object({
@@ -198,21 +207,6 @@ export const CampaignConfigSchema = z
         concurrency: z.number().int().min(1).max(500).default(16),
         /** Curation shards (child workflows) running at once. */
         shardsInFlight: z.number().int().min(1).max(64).default(4),
-        /**
-         * How a shard runs its items. `auto`: when every text role (target, judge, agents) is an
-         * offline engine, lane workflows curate the shard's items, `laneSlots` at a time each in
-         * lock-step, every model call and the visual tool a local activity (the engines answer in
-         * microseconds; a child workflow and server round trips per item would dominate). Otherwise,
-         * and always with `item-workflow`, one `textItemWorkflow` child per item (one history per
-         * item in the Web UI). Both write the same artifact keys.
-         */
-        textBranchIn: z.enum(['auto', 'item-workflow']).default('auto'),
-        /**
-         * Lane mode: items one lane curates side by side. Their calls go out in lock-step batches
-         * (workflows/lockstep.ts) that complete in shared workflow activations; a shard runs
-         * ceil(concurrency / laneSlots) lanes, more when a lane would exceed 200 items.
-         */
-        laneSlots: z.number().int().min(1).max(64).default(8),
       })
       .strict()
       .prefault({}),

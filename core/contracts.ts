@@ -18,6 +18,32 @@ export interface QuarantineRecord {
   reason: string;
 }
 
+/**
+ * The text of one dataset item, one content-addressed JSON object per item in S3 (written at ingest,
+ * `ManifestItem.textKey`). Workflows pass its key; the activities that need the words read it.
+ */
+export interface ItemText {
+  id: string;
+  kind: 'vqa' | 'report';
+  question?: string;
+  answer: string;
+}
+
+/** A shard's view of one item: ids and S3 keys only (the words are under `textKey`). */
+export interface ShardItem {
+  id: string;
+  kind: 'vqa' | 'report';
+  /** S3 key of the item's ItemText. */
+  textKey: string;
+  /** Canonical images. */
+  imageKeys: string[];
+}
+
+/** A text blob a model call produced (a candidate answer, a written hallucination), content-addressed in S3. */
+export interface ModelText {
+  text: string;
+}
+
 /** One item's curation outcome (what a shard collects). */
 export interface ItemCuration {
   itemId: string;
@@ -38,8 +64,6 @@ export interface ShardInput {
   /** Which extra curation passes the chosen variants need. */
   needSingleAgent: boolean;
   needGlobalNoise: boolean;
-  /** Lane workflows only: items curated side by side in lock-step; absent in lanes that run one item at a time. */
-  laneSlots?: number;
 }
 
 export interface ShardResult {

@@ -29,7 +29,8 @@ export interface DebateTurnRecord {
   /** The score this turn stands for (the adopted previous score when agree), null = no vote. */
   score: number | null;
   agree: boolean | null;
-  reason: string;
+  /** S3 key of the agent's AgentVote (its reason is there, never in workflow history); absent when invalid. */
+  voteKey?: string;
   valid: boolean;
   /** Why the reply was invalid (absent when valid). */
   invalid?: string;
@@ -64,17 +65,17 @@ export function turnCap(p: DebateParams): number {
   return p.agents * p.rounds;
 }
 
-/** The last valid score before `turn` (what the next agent sees), with its reason and agent. */
-export function previousVote(history: readonly Pick<DebateTurnRecord, 'score' | 'reason' | 'agent'>[]): { score: number; reason: string; agent: number } | undefined {
+/** The last valid score before `turn` (what the next agent sees), with its agent and the key of its vote (the reason). */
+export function previousVote(history: readonly Pick<DebateTurnRecord, 'score' | 'voteKey' | 'agent'>[]): { score: number; agent: number; voteKey?: string } | undefined {
   for (let i = history.length - 1; i >= 0; i--) {
     const h = history[i]!;
-    if (h.score !== null) return { score: h.score, reason: h.reason, agent: h.agent };
+    if (h.score !== null) return { score: h.score, agent: h.agent, ...(h.voteKey ? { voteKey: h.voteKey } : {}) };
   }
   return undefined;
 }
 
 /** The score a turn stands for: agreeing adopts the previous score; an invalid reply is no vote. */
-export function resolveVote(vote: AgentVote | null, previous: { score: number } | undefined): { score: number | null; agree: boolean | null } {
+export function resolveVote(vote: Pick<AgentVote, 'agree' | 'score'> | null, previous: { score: number } | undefined): { score: number | null; agree: boolean | null } {
   if (!vote) return { score: null, agree: null };
   if (vote.agree && previous) return { score: previous.score, agree: true };
   return { score: vote.score, agree: false };

@@ -55,6 +55,11 @@ function isMissing(e: unknown): boolean {
   return e instanceof NotFound || e instanceof NoSuchKey || err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404;
 }
 
+/** Bound of the per-process cache of immutable JSON (UTF-16 code units ≈ bytes for the texts kept). */
+const IMMUTABLE_CACHE_BYTES = 32 << 20;
+const immutableCache = new Map<string, string>();
+let immutableCacheBytes = 0;
+
 export class ArtifactStore {
   readonly client: S3Client;
   readonly bucket: string;
@@ -166,6 +171,34 @@ export class ArtifactStore {
 
   async getJson<T = unknown>(key: string): Promise<T> {
     return JSON.parse((await this.getBytes(key)).toString('utf8')) as T;
+  }
+
+  /**
+   * JSON of a content-addressed key (its bytes never change), kept in a per-process LRU of at most
+   * IMMUTABLE_CACHE_BYTES: the text a model call reads (item text, candidates, votes) is read by
+   * several calls of the same item on the same worker, one GET each otherwise. Only for keys made by
+   * `putJson`/`putBytes`; a key written with `putJsonAt` may be overwritten and must not come here.
+   */
+  async getImmutableJson<T = unknown>(key: string): Promise<T> {
+    const id = `${this.bucket}\u0000${key}`;
+    const hit = immutableCache.get(id);
+    if (hit) {
+      immutableCache.delete(id); // re-insert: most recent last
+      immutableCache.set(id, hit);
+      return JSON.parse(hit) as T;
+    }
+    const text = (await this.getBytes(key)).toString('utf8');
+    const value = JSON.parse(text) as T;
+    if (text.length <= IMMUTABLE_CACHE_BYTES / 16 && !immutableCache.has(id)) {
+      immutableCache.set(id, text);
+      immutableCacheBytes += text.length;
+      while (immutableCacheBytes > IMMUTABLE_CACHE_BYTES) {
+        const [oldest, t] = immutableCache.entries().next().value as [string, string];
+        immutableCache.delete(oldest);
+        immutableCacheBytes -= t.length;
+      }
+    }
+    return value;
   }
 
   async tryGetJson<T = unknown>(key: string): Promise<T | undefined> {

@@ -21,7 +21,7 @@ export interface Waiting {
   lastError: string;
 }
 
-const MODEL_ACTIVITIES = new Set(['sampleTarget', 'sampleTargetN', 'judgeSelect', 'judgeGenerate', 'debateTurn']);
+const MODEL_ACTIVITIES = new Set(['sampleTarget', 'judgeSelect', 'judgeGenerate', 'debateTurn']);
 // The AWS SDK's and Node's words for an unreachable or unwell S3 endpoint.
 const STORAGE_ERROR = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|ServiceUnavailable|SlowDown|InternalError|RequestTimeout|XMinio/i;
 

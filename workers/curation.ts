@@ -1,10 +1,9 @@
 // The curation worker: every workflow, plus the CPU curation activities (ingest,
-// visual branch, debate orchestration helpers). Run: `npx mmedpo worker curation`.
+// visual branch, the text branch's S3 puts). Run: `npx mmedpo worker curation`.
 import type { Worker } from '@temporalio/worker';
 import * as campaign from '../activities/campaign';
 import { scorePredictions } from '../activities/evaluation';
 import * as ingest from '../activities/ingest';
-import { modelActivities } from '../activities/models';
 import * as text from '../activities/text';
 import * as visual from '../activities/visual';
 import { TASK_QUEUES } from '../core/queues';
@@ -16,11 +15,11 @@ const { trainVariant: _train, evaluateVariant: _evaluate, ...campaignActivities 
 
 /**
  * What the curation worker registers: ingest, the visual branch, the campaign's CPU steps (prepare, plan,
- * shards, preference sets, report), the text branch's S3 puts, scoring, and the model calls — the offline
- * (no baseURL, not served) roles run them as LOCAL activities on this worker (workflows/model-options.ts).
- * No training or evaluation activity: those start trainer processes, on the training worker.
+ * shards, preference sets, report), the text branch's S3 puts and scoring. No model call (the model
+ * workers serve every role's queue, offline engines included) and no training or evaluation activity
+ * (those start trainer processes, on the training worker).
  */
-export const curationActivities = { ...ingest, ...visual, ...campaignActivities, ...text, scorePredictions, ...modelActivities };
+export const curationActivities = { ...ingest, ...visual, ...campaignActivities, ...text, scorePredictions };
 
 export interface CurationWorkerOptions {
   taskQueue?: string;
@@ -35,8 +34,8 @@ export async function createCurationWorker(o: CurationWorkerOptions = {}): Promi
     workflowsPath: WORKFLOWS_PATH,
     activities: curationActivities,
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivities ?? 8,
-    // Lanes run their model calls and the visual tool as local activities (up to N samples + visual each).
-    maxConcurrentLocalActivityExecutions: 256,
+    // The text branch's S3 puts are local activities (a pair and one or two transcripts per item).
+    maxConcurrentLocalActivityExecutions: 64,
     shutdownGraceTime: '30s',
     ...(o.versioning !== undefined ? { versioning: o.versioning } : {}),
   });

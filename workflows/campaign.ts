@@ -11,7 +11,6 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   ParentClosePolicy,
-  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -26,8 +25,8 @@ import type { CampaignInput, CampaignProgress, CampaignResult, EvalOutcome, Eval
 import { emptyProgress, VARIANT_SPECS } from '../core/contracts';
 import { queueOf } from '../core/queues';
 import { CampaignIdKey, DatasetKey, StageKey, VariantKey } from '../core/search-attributes';
-import type { IngestResult } from './ingest';
-import { pauseShardSignal } from './curation-shard';
+import { ingestWorkflow } from './ingest';
+import { curationShardWorkflow, pauseShardSignal } from './curation-shard';
 import { outageBudgetOf } from './curate-item';
 import { faultPolicy } from '../core/faults';
 
@@ -113,11 +112,15 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
 
   // 2. ingest
   enter('ingest');
-  const ingest = await executeChild<(i: unknown) => Promise<IngestResult>>('ingestWorkflow', {
+  const ingest = await executeChild(ingestWorkflow, {
     workflowId: `${input.campaignId}/ingest`,
     taskQueue: queueOf(prefix, 'curation'),
     staticSummary: `ingest ${ds.format}`,
-    args: [{ format: ds.format, root: ds.root, language: cfg.dataset.language, campaignId: input.campaignId, outageBudgetHours: outageBudgetOf(cfg) }],
+    typedSearchAttributes: [
+      { key: CampaignIdKey, value: input.campaignId },
+      { key: StageKey, value: 'ingest' },
+    ],
+    args: [{ format: ds.format, root: ds.root, language: cfg.dataset.language, campaignId: input.campaignId, outageBudgetHours: outageBudgetOf(cfg), maxTextBytes: cfg.dataset.maxTextBytes }],
   });
   progress.artifacts.datasetManifest = ingest.manifestKey;
   const plan = await acts.planCuration({ manifestKey: ingest.manifestKey, split: cfg.dataset.trainSplit, limit: cfg.dataset.limit, shardSize: cfg.curation.shardSize });
@@ -184,15 +187,19 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       runningShards.add(id);
       progress.shards.running = runningShards.size;
       progress.shards.runningIds = [...runningShards];
-      const handle = await startChild('curationShardWorkflow', {
+      const handle = await startChild(curationShardWorkflow, {
         workflowId: id,
         taskQueue: queueOf(prefix, 'curation'),
         parentClosePolicy: ParentClosePolicy.TERMINATE,
         staticSummary: `curation shard ${i}: items ${start}–${end - 1}`,
+        typedSearchAttributes: [
+          { key: CampaignIdKey, value: input.campaignId },
+          { key: StageKey, value: 'curation' },
+        ],
         args: [{ campaignId: input.campaignId, seed: cfg.seed, manifestKey: ingest.manifestKey, split: cfg.dataset.trainSplit, start, end, config: curationCfg, needSingleAgent, needGlobalNoise }],
       });
       if (progress.paused) await handle.signal(pauseShardSignal, true);
-      const r = (await handle.result()) as ShardResult;
+      const r = await handle.result();
       runningShards.delete(id);
       progress.shards.runningIds = [...runningShards];
       shardResults[i] = r;
@@ -344,55 +351,9 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     evals.push(...ranked(doneEvals));
   }
 
-  // 5–6. train and evaluate. Histories recorded before runs went side by side replay the sequential path.
+  // 5–6. train and evaluate.
   const evals: EvalOutcome[] = [];
-  if (patched('parallel-training')) {
-    await trainAndEvaluate();
-  } else {
-    // Sequential (campaigns started before 'parallel-training'): variants in turn, then every evaluation in turn.
-    // 5. train: SFT first (it is also the start point and reference of the preference variants).
-    if (cfg.training.enabled) {
-      enter('train');
-      const needSft = variants.some((v) => v !== 'base');
-      if (needSft && !adapters.sft) await trainOne('sft', 'sft', merge.sftKey);
-      const sftIsFullModel = cfg.training.sft.fullFineTune;
-      for (const v of variants) {
-        if (v === 'base' || v === 'sft' || !VARIANT_SPECS[v]) continue;
-        const set = merge.sets.find((s) => s.variant === v);
-        if (!set || set.pairs === 0) {
-          trains.push({ variant: v, skipped: 'no preference pairs (all items quarantined?)' });
-          continue;
-        }
-        // SFT is the start point and the reference: merged under the variant's LoRA, or (full fine-tune) its base.
-        if (sftIsFullModel) await trainOne(v, 'dpo', set.datasetKey, undefined, adapters.sft);
-        else await trainOne(v, 'dpo', set.datasetKey, adapters.sft);
-      }
-    }
-
-    // 6. evaluate every variant on the test split.
-    if (cfg.evaluation.enabled) {
-      enter('evaluate');
-      for (const v of variants) {
-        if (v !== 'base' && cfg.training.enabled && !adapters[v]) continue;
-        if (v !== 'base' && !cfg.training.enabled) continue;
-        const e = await training.evaluateVariant({
-          campaignId: input.campaignId,
-          variant: v,
-          ...(v !== 'base' && cfg.training.sft.fullFineTune
-            ? { baseModelKey: adapters.sft!, adapterKeys: v === 'sft' ? [] : [adapters[v]!] }
-            : { adapterKeys: v === 'base' ? [] : v === 'sft' ? [adapters.sft!] : [adapters.sft!, adapters[v]!] }),
-          manifestKey: ingest.manifestKey,
-          split: cfg.dataset.testSplit,
-          evaluation: cfg.evaluation,
-          training: cfg.training,
-          seed: cfg.seed,
-        });
-        evals.push(e);
-        progress.evaluation.done.push(v);
-        details();
-      }
-    }
-  }
+  await trainAndEvaluate();
 
   // 7. results table, HTML report and the campaign manifest.
   enter('report');

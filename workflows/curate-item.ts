@@ -1,12 +1,11 @@
-// One item's curation (workflow code), shared by the shard's per-item mode and the lane workflow:
-// the text branch ‖ the visual branch (and the global-noise pass when a variant needs it). A branch
+// One item's curation (workflow code), run by the shard for each of its items:
+// the text branch (a child workflow) ‖ the visual branch (and the global-noise pass when a variant needs it). A branch
 // that fails with a data fault is recorded on the item as quarantined with its reason; an
 // infrastructure fault still failing past the outage budget (core/faults.ts) fails the shard instead,
 // so an outage never costs an item.
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, setCurrentDetails, type ActivityOptions } from '@temporalio/workflow';
 import { DEFAULT_OUTAGE_BUDGET_HOURS, faultPolicy, isDataFault } from '../core/faults';
-import type { ShardItem } from '../activities/campaign';
-import type { ItemCuration, ShardInput } from '../core/contracts';
+import type { ItemCuration, ShardInput, ShardItem } from '../core/contracts';
 import type { TextItemInput, TextItemResult } from './text';
 
 /** The reason a stage failed, from the innermost failure (what the user needs to read). */
@@ -22,7 +21,7 @@ export function failureReason(e: unknown): string {
   return `${af?.type ? af.type + ': ' : ''}${last?.message ?? String(e)}`;
 }
 
-/** Item counts a shard or lane keeps for its progress query and current details. */
+/** Item counts a shard keeps for its progress query and current details. */
 export interface ItemCounts {
   done: number;
   total: number;
@@ -46,7 +45,7 @@ export function outageBudgetOf(cfg: ShardInput['config']): number {
 }
 
 /**
- * The visual tool's activity options (a regular activity per item, or a local one in lanes). A
+ * The visual tool's activity options (one activity per item). A
  * corrupt image fails the same way every time (BadImage: quarantined, no retry); S3 unreachable is
  * retried for the outage budget.
  */
@@ -63,9 +62,8 @@ export function textInputOf(input: ShardInput, item: ShardItem): TextItemInput {
   return {
     campaignSeed: input.seed,
     itemId: item.id,
-    question: item.question,
-    groundTruth: item.answer,
-    imageKey: item.imageKeys[0],
+    textKey: item.textKey,
+    ...(item.imageKeys[0] ? { imageKey: item.imageKeys[0] } : {}),
     kind: item.kind,
     config: { models: cfg.models, curation: cfg.curation, debate: cfg.debate },
     alsoSingleAgent: input.needSingleAgent,

@@ -4,7 +4,6 @@
 import type { ModelRole } from '../core/config';
 import { agentForTurn, DebateOutcome, DebateScale, DebateTurnRecord, evaluateDebate, previousVote, resolveVote } from '../core/debate';
 import { modelQueue } from '../core/queues';
-import { directGate, type CallGate } from './lockstep';
 import { modelActivities } from './model-options';
 
 export interface DebateView {
@@ -16,8 +15,10 @@ export interface DebateView {
 export interface RunDebateInput {
   campaignSeed: number;
   itemId: string;
-  response: string;
-  groundTruth?: string;
+  /** S3 key (ModelText) of the response under rating, y_l. */
+  rejectedKey: string;
+  /** S3 key of the item's ItemText (read only by offline agents, for their distance heuristic). */
+  textKey: string;
   agents: ModelRole[];
   rounds: number;
   scale: DebateScale;
@@ -33,7 +34,7 @@ export interface DebateResult {
 }
 
 /** Runs one debate; `view` is updated as turns land (exposed by the caller's query). */
-export async function runDebate(i: RunDebateInput, view: DebateView, gate: CallGate = directGate): Promise<DebateResult> {
+export async function runDebate(i: RunDebateInput, view: DebateView): Promise<DebateResult> {
   const agents = i.mode === 'single' ? i.agents.slice(0, 1) : i.agents;
   const params = { agents: agents.length, rounds: i.mode === 'single' ? 1 : i.rounds };
   const turns: DebateTurnRecord[] = [];
@@ -49,21 +50,19 @@ export async function runDebate(i: RunDebateInput, view: DebateView, gate: CallG
       `${i.mode === 'single' ? 'single-agent ' : ''}turn ${turn + 1}: agent ${agent + 1} (${role.model}) scores ${i.itemId}${previous ? ` after ${previous.score}` : ''}`,
       i.outageBudgetHours,
     );
-    const r = await gate.one(() =>
-      debateTurn({
-        role,
-        agent,
-        turn,
-        round: Math.floor(turn / agents.length),
-        campaignSeed: i.campaignSeed,
-        itemId: i.itemId,
-        response: i.response,
-        groundTruth: role.baseURL ? undefined : i.groundTruth,
-        previous,
-        scale: i.scale,
-      }),
-    );
-    const vote = r.ok && r.agree !== undefined ? { agree: r.agree, score: r.score ?? NaN, reason: r.reason ?? '' } : null;
+    const r = await debateTurn({
+      role,
+      agent,
+      turn,
+      round: Math.floor(turn / agents.length),
+      campaignSeed: i.campaignSeed,
+      itemId: i.itemId,
+      rejectedKey: i.rejectedKey,
+      textKey: i.textKey,
+      ...(previous ? { previous } : {}),
+      scale: i.scale,
+    });
+    const vote = r.ok && r.agree !== undefined ? { agree: r.agree, score: r.score ?? NaN } : null;
     const resolved = resolveVote(vote, previous);
     const rec: DebateTurnRecord = {
       turn,
@@ -71,7 +70,7 @@ export async function runDebate(i: RunDebateInput, view: DebateView, gate: CallG
       model: role.model,
       score: resolved.score,
       agree: resolved.agree,
-      reason: r.reason ?? '',
+      ...(r.voteKey ? { voteKey: r.voteKey } : {}),
       valid: r.ok,
       ...(r.ok ? {} : { invalid: r.invalid ?? 'invalid reply' }),
       latencyMs: r.latencyMs,

@@ -5,4 +5,3 @@ export * from './training';
 export * from './curation-shard';
 export * from './campaign';
 export * from './text';
-export * from './curation-lane';

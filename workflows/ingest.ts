@@ -24,6 +24,8 @@ export interface IngestInput {
   maxConcurrentChunks?: number;
   /** faults.outageBudgetHours of the campaign; absent: the default. */
   outageBudgetHours?: number;
+  /** dataset.maxTextBytes: an item whose question + answer is longer is quarantined with its size; absent: the default. */
+  maxTextBytes?: number;
 }
 
 export interface IngestResult {
@@ -56,7 +58,7 @@ export async function ingestWorkflow(input: IngestInput): Promise<IngestResult> 
     while (next < ranges.length) {
       const i = next++;
       const [start, end] = ranges[i]!;
-      const r = await ingestChunk({ scanKey: scan.scanKey, root: input.root, start, end });
+      const r = await ingestChunk({ scanKey: scan.scanKey, root: input.root, start, end, ...(input.maxTextBytes !== undefined ? { maxTextBytes: input.maxTextBytes } : {}) });
       chunkKeys[i] = r.chunkKey;
       progress.chunksDone++;
       progress.quarantined += r.quarantined;

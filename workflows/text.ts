@@ -11,14 +11,17 @@ import type * as activities from '../activities';
 import type { CampaignConfig } from '../core/config';
 import { modelQueue } from '../core/queues';
 import { DebateView, runDebate } from './debate';
-import { directGate, type CallGate } from './lockstep';
 import { modelActivities } from './model-options';
 
+/**
+ * One item of the text branch: ids, S3 keys and settings only. The question and the ground truth are
+ * under `textKey`; every model call reads them there (keys only in history, whatever the text's size).
+ */
 export interface TextItemInput {
   campaignSeed: number;
   itemId: string;
-  question?: string;
-  groundTruth: string;
+  /** S3 key of the item's ItemText (core/contracts.ts). */
+  textKey: string;
   /** S3 key of the image. */
   imageKey?: string;
   kind: 'vqa' | 'report';
@@ -27,8 +30,6 @@ export interface TextItemInput {
   alsoSingleAgent?: boolean;
   /** Prefix for the per-role model queues (tests use unique queues); default none. */
   queuePrefix?: string;
-  /** All N samples in one `sampleTargetN` call (lock-step lanes, offline target); else one call per sample. */
-  samplesInOneCall?: boolean;
   /** How long unreachable endpoints and S3 are retried (faults.outageBudgetHours); absent: the default. */
   outageBudgetHours?: number;
 }
@@ -76,11 +77,6 @@ export function newTextItemView(input: Pick<TextItemInput, 'config'>): TextItemV
   return { phase: 'sampling', debate: { mode: input.config.debate.singleAgent ? 'single' : 'multi', turns: [] } };
 }
 
-/** True when every text role runs on an offline engine (no endpoint, not served by the campaign). */
-export function textRolesOffline(models: CampaignConfig['models']): boolean {
-  return [models.target, models.judge, ...models.agents].every((r) => !r.baseURL && !r.served);
-}
-
 /** One item as its own workflow: one history per item, with a live state query. */
 export async function textItemWorkflow(input: TextItemInput): Promise<TextItemResult> {
   const view = newTextItemView(input);
@@ -89,12 +85,10 @@ export async function textItemWorkflow(input: TextItemInput): Promise<TextItemRe
 }
 
 /**
- * The text branch of one item (workflow code). Runs inside `textItemWorkflow`, or in a curation lane
- * when every role is offline; the activity calls, their inputs and the keys written are the same
- * either way. Every call goes through `gate`: straight to the activity, or, in a lock-step lane, into
- * the lane's next batch (workflows/lockstep.ts).
+ * The text branch of one item (workflow code): one activity per model call on the role's queue
+ * (each debate turn its own), keys in and keys out.
  */
-export async function curateTextItem(input: TextItemInput, view: TextItemView, gate: CallGate = directGate): Promise<TextItemResult> {
+export async function curateTextItem(input: TextItemInput, view: TextItemView): Promise<TextItemResult> {
   const { models, curation, debate } = input.config;
   const prefix = input.queuePrefix ?? '';
   const quarantine = (reason: string): TextItemResult => {
@@ -105,45 +99,43 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView, g
   const { storeTextPair, storeDebateTranscript } = storeActivities(budget);
   const target = modelActivities(models.target, `${prefix}${modelQueue('target')}`, undefined, budget);
   const judge = modelActivities(models.judge, `${prefix}${modelQueue('judge')}`, undefined, budget);
-  const common = { campaignSeed: input.campaignSeed, itemId: input.itemId, kind: input.kind, question: input.question, groundTruth: input.groundTruth };
+  const common = { campaignSeed: input.campaignSeed, itemId: input.itemId, kind: input.kind, textKey: input.textKey };
 
   // 1. N samples of the target.
   let samples;
   try {
-    samples = input.samplesInOneCall
-      ? await gate.one(() => target.sampleTargetN({ ...common, role: models.target, imageKey: input.imageKey, samples: curation.samples }))
-      : await gate.all(
-          Array.from({ length: curation.samples }, (_, k) => () => target.sampleTarget({ ...common, role: models.target, imageKey: input.imageKey, sampleIndex: k })),
-        );
+    samples = await Promise.all(
+      Array.from({ length: curation.samples }, (_, k) => target.sampleTarget({ ...common, role: models.target, ...(input.imageKey ? { imageKey: input.imageKey } : {}), sampleIndex: k })),
+    );
   } catch (e) {
     return quarantine(failureReason(dataFaultOrThrow(e), `target ${models.target.model}`));
   }
   const replyKeys = samples.flatMap((s) => s.replyKeys);
-  const candidates = samples.filter((s) => s.ok && s.text).map((s) => s.text!);
+  const candidateKeys = samples.filter((s) => s.ok && s.answerKey).map((s) => s.answerKey!);
 
   // 2. The judge: most hallucinated candidate, else a generated hallucination.
   view.phase = 'judging';
-  let y_l: string;
-  let conflicts: string[];
+  let rejectedKey: string;
+  let verdictKey: string;
   let source: 'sampled' | 'generated';
   try {
-    let picked: { index: number; conflicts: string[] } | undefined;
-    if (candidates.length) {
-      const sel = await gate.one(() => judge.judgeSelect({ ...common, role: models.judge, candidates }));
+    let picked: { index: number; verdictKey: string } | undefined;
+    if (candidateKeys.length) {
+      const sel = await judge.judgeSelect({ ...common, role: models.judge, candidateKeys });
       replyKeys.push(...sel.replyKeys);
       if (!sel.ok) return quarantine(`judge ${models.judge.model} reply invalid after the corrective re-ask: ${sel.invalid}`);
-      if (sel.index !== null && sel.index !== undefined) picked = { index: sel.index, conflicts: sel.conflicts ?? [] };
+      if (sel.index !== null && sel.index !== undefined) picked = { index: sel.index, verdictKey: sel.verdictKey! };
     }
     if (picked) {
-      y_l = candidates[picked.index]!;
-      conflicts = picked.conflicts;
+      rejectedKey = candidateKeys[picked.index]!;
+      verdictKey = picked.verdictKey;
       source = 'sampled';
     } else {
-      const gen = await gate.one(() => judge.judgeGenerate({ ...common, role: models.judge }));
+      const gen = await judge.judgeGenerate({ ...common, role: models.judge });
       replyKeys.push(...gen.replyKeys);
       if (!gen.ok) return quarantine(`judge ${models.judge.model} hallucination invalid after the corrective re-ask: ${gen.invalid}`);
-      y_l = gen.text!;
-      conflicts = gen.conflicts ?? [];
+      rejectedKey = gen.rejectedKey!;
+      verdictKey = gen.verdictKey!;
       source = 'generated';
     }
   } catch (e) {
@@ -152,42 +144,37 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView, g
 
   // 3. The D_t pair.
   view.phase = 'storing';
-  const pairKey = await gate.one(() =>
-    storeTextPair({
-      itemId: input.itemId,
-      kind: input.kind,
-      ...(input.question !== undefined ? { question: input.question } : {}),
-      ...(input.imageKey !== undefined ? { imageKey: input.imageKey } : {}),
-      y_w: input.groundTruth,
-      y_l,
-      source,
-      conflicts,
-      replyKeys,
-    }),
-  );
+  const pairKey = await storeTextPair({
+    itemId: input.itemId,
+    kind: input.kind,
+    textKey: input.textKey,
+    ...(input.imageKey !== undefined ? { imageKey: input.imageKey } : {}),
+    rejectedKey,
+    verdictKey,
+    source,
+    replyKeys,
+  });
 
   // 4. The debate on y_l (text only), then optionally the single-agent ablation.
-  const debateCommon = { campaignSeed: input.campaignSeed, itemId: input.itemId, response: y_l, groundTruth: input.groundTruth, agents: models.agents, rounds: debate.rounds, scale: debate.scale, queuePrefix: prefix, outageBudgetHours: budget };
+  const debateCommon = { campaignSeed: input.campaignSeed, itemId: input.itemId, rejectedKey, textKey: input.textKey, agents: models.agents, rounds: debate.rounds, scale: debate.scale, queuePrefix: prefix, outageBudgetHours: budget };
   const transcript = async (mode: 'multi' | 'single', r: Awaited<ReturnType<typeof runDebate>>) => {
     const agents = mode === 'single' ? models.agents.slice(0, 1) : models.agents;
-    return gate.one(() =>
-      storeDebateTranscript({
-        itemId: input.itemId,
-        mode,
-        response: y_l,
-        scale: debate.scale,
-        agents: agents.map((a) => a.model),
-        rounds: mode === 'single' ? 1 : debate.rounds,
-        turns: r.turns,
-        outcome: r.outcome,
-      }),
-    );
+    return storeDebateTranscript({
+      itemId: input.itemId,
+      mode,
+      rejectedKey,
+      scale: debate.scale,
+      agents: agents.map((a) => a.model),
+      rounds: mode === 'single' ? 1 : debate.rounds,
+      turns: r.turns,
+      outcome: r.outcome,
+    });
   };
   view.phase = 'debating';
   const mode = debate.singleAgent ? 'single' : 'multi';
   let main;
   try {
-    main = await runDebate({ ...debateCommon, mode }, view.debate, gate);
+    main = await runDebate({ ...debateCommon, mode }, view.debate);
   } catch (e) {
     return { pairKey, source, ...quarantine(failureReason(dataFaultOrThrow(e), 'debate agent')) };
   }
@@ -207,7 +194,7 @@ export async function curateTextItem(input: TextItemInput, view: TextItemView, g
     view.phase = 'single-agent';
     view.single = { mode: 'single', turns: [] };
     try {
-      const single = await runDebate({ ...debateCommon, mode: 'single' }, view.single, gate);
+      const single = await runDebate({ ...debateCommon, mode: 'single' }, view.single);
       result.singleTranscriptKey = await transcript('single', single);
       if (single.outcome.score !== undefined) result.singleScore = single.outcome.score;
     } catch (e) {

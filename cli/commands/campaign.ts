@@ -15,7 +15,6 @@ import { decodePayloadsIn } from '../../lib/codec';
 import { connectClient } from '../../lib/temporal';
 import { action, printJson, UserError } from '../util';
 import { registerCompare } from './compare';
-import type { LaneProgress } from '../../workflows/curation-lane';
 import type { ShardProgress } from '../../workflows/curation-shard';
 
 export interface StartedCampaign {
@@ -138,11 +137,6 @@ export async function progressOf(client: Client, id: string): Promise<{ progress
         const sp = await client.workflow.getHandle(shardId).query<ShardProgress>('shardProgress');
         progress.items.curated += sp.done;
         progress.items.quarantined += sp.quarantined;
-        for (const laneId of sp.lanes ?? []) {
-          const lp = await client.workflow.getHandle(laneId).query<LaneProgress>('laneProgress').catch(() => undefined);
-          progress.items.curated += lp?.done ?? 0;
-          progress.items.quarantined += lp?.quarantined ?? 0;
-        }
       } catch {
         /* shard not started yet or just finished: its counts arrive with the campaign's next answer */
       }

@@ -15,7 +15,7 @@ export function playOfflineDebate(o: { yl: string; groundTruth: string; models: 
     const text = offlineAgent({ model: o.models[a]!, yl: o.yl, groundTruth: o.groundTruth, previous: prev, scale: o.scale, round: Math.floor(t / g) });
     const p = parseAgentReply(extractJsonObject(text, replyKeysFor('agent-score.v1')), o.scale, !!prev);
     const r = resolveVote(p.ok ? p.vote : null, prev);
-    turns.push({ turn: t, agent: a, model: o.models[a]!, score: r.score, agree: r.agree, reason: '', valid: p.ok, latencyMs: 0, replyKeys: [], promptVersion: '' });
+    turns.push({ turn: t, agent: a, model: o.models[a]!, score: r.score, agree: r.agree, valid: p.ok, latencyMs: 0, replyKeys: [], promptVersion: '' });
     out = evaluateDebate(turns, { agents: g, rounds: o.rounds });
   }
   return { outcome: out, scores: turns.map((t) => t.score) };

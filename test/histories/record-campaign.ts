@@ -1,12 +1,10 @@
 // Records a small campaign's histories for the replay test: the campaign workflow, its first
 // curation shard and one text item (the served-SFT-target path, LoRA SFT, evaluation on); with
-// `--lanes`, a curation-only campaign on offline engines: the campaign, its first shard and that
-// shard's first lane (local activities only, items in lock-step; the *-lanes.json / curation-lane.json
-// files are the earlier one-item-at-a-time lanes, kept because such campaigns may still be running); with
 // `--parallel`, the campaign alone with training runs side by side on a 2-slot training worker and
-// training.seeds [0, 1] (campaign-parallel.json; campaign-small.json is the sequential code's, kept for
-// campaigns started before 'parallel-training').
-// Run after changing campaign workflow code on purpose: `npx tsx test/histories/record-campaign.ts [--lanes | --parallel]`
+// training.seeds [0, 1] (campaign-parallel.json).
+// Run after changing campaign workflow code on purpose: `npx tsx test/histories/record-campaign.ts [--parallel]`.
+// (Old builds' histories are not kept: Worker Versioning pins a running campaign to the build that
+// started it, so new code only ever replays histories it made itself.)
 // (stack from TEMPORAL_ADDRESS / S3 env or the dev stack).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -25,20 +23,15 @@ process.env.MMEDPO_PAYLOAD_ENCRYPTION = 'off';
 
 async function main(): Promise<void> {
   const rt = resolveRuntime();
-  const lanes = process.argv.includes('--lanes');
   const parallel = process.argv.includes('--parallel');
   const prefix = `record-campaign-${Date.now().toString(36)}-`;
   const cfg = parseCampaignConfig({
     name: 'record',
     seed: 5,
     dataset: { format: 'phantom', root: path.join(os.tmpdir(), 'mmedpo-phantom-record'), phantom: { studies: 6, size: 128, testFraction: 0.3 }, limit: 8 },
-    ...(lanes
-      ? { curation: { shardSize: 4, concurrency: 2 }, training: { enabled: false, variants: ['base', 'dpo', 'mmedpo', 'single-llm', 'global-noise'] }, evaluation: { enabled: false } }
-      : {
-          curation: { shardSize: 4, concurrency: 2, targetFromSft: true },
-          training: { learningRate: 1e-3, batchSize: 4, epochs: 1, maxLength: 96, lora: { enabled: true, r: 4, alpha: 8, dropout: 0 }, device: 'cpu', variants: ['base', 'sft', 'dpo', 'mmedpo'], ...(parallel ? { seeds: [0, 1] } : {}) },
-          evaluation: { maxNewTokensVqa: 4, temperature: 0 },
-        }),
+    curation: { shardSize: 4, concurrency: 2, targetFromSft: true },
+    training: { learningRate: 1e-3, batchSize: 4, epochs: 1, maxLength: 96, lora: { enabled: true, r: 4, alpha: 8, dropout: 0 }, device: 'cpu', variants: ['base', 'sft', 'dpo', 'mmedpo'], ...(parallel ? { seeds: [0, 1] } : {}) },
+    evaluation: { maxNewTokensVqa: 4, temperature: 0 },
     temporal: { queuePrefix: prefix },
   });
   const workers = [
@@ -59,11 +52,7 @@ async function main(): Promise<void> {
     console.log(`recorded ${wid} → test/histories/${name}.json`);
   };
   if (parallel) save(id, 'campaign-parallel');
-  else if (lanes) {
-    save(id, 'campaign-lockstep');
-    save(`${id}/shard-0000`, 'curation-shard-lockstep');
-    save(`${id}/shard-0000/lane-000`, 'curation-lane-lockstep');
-  } else {
+  else {
     save(id, 'campaign-small');
     save(`${id}/shard-0000`, 'curation-shard-small');
     let textId = '';

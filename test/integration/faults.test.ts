@@ -45,7 +45,7 @@ const cfg = parseCampaignConfig({
   dataset: { format: 'phantom', root, phantom: { studies: 16, size: 128, testFraction: 0.25 }, limit: 48 },
   // One child workflow per item (the path served and remote models take): the visual tool is a
   // regular activity, its S3 reads and writes fail while MinIO is down.
-  curation: { shardSize: 24, concurrency: 2, shardsInFlight: 2, textBranchIn: 'item-workflow' },
+  curation: { shardSize: 24, concurrency: 2, shardsInFlight: 2 },
   training: { enabled: false },
   evaluation: { enabled: false },
 });

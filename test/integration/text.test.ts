@@ -117,23 +117,26 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
     await client?.connection.close();
   });
 
-  function input(n: number, question?: string): TextItemInput {
+  /** The item's words in S3, as ingest writes them (workflows get the key). */
+  async function itemText(id: string, kind: 'vqa' | 'report', answer: string, question?: string): Promise<string> {
+    return (await artifactStore().putJson('item-texts', { id, kind, ...(question !== undefined ? { question } : {}), answer })).key;
+  }
+  async function input(n: number, question?: string): Promise<TextItemInput> {
     return {
       campaignSeed: 7,
       itemId: `item-${n}`,
-      question: question ?? `Is there a pleural effusion in case ${n}?`,
-      groundTruth: `no`,
+      textKey: await itemText(`item-${n}`, 'vqa', 'no', question ?? `Is there a pleural effusion in case ${n}?`),
       kind: 'vqa',
       config: { models: config.models, curation: config.curation, debate: config.debate },
       queuePrefix: modelPrefix,
     };
   }
-  async function runItems(ns: number[], tag: string, queue = wfQueue, mk = input): Promise<TextItemResult[]> {
+  async function runItems(ns: number[], tag: string, queue = wfQueue, mk: (n: number) => Promise<TextItemInput> = input): Promise<TextItemResult[]> {
     return Promise.all(
       ns.map(async (n) => {
         const id = `text-${tag}-${n}-${PREFIX}`;
         workflowIds.push(id);
-        return client.client.workflow.execute('textItemWorkflow', { taskQueue: queue, workflowId: id, args: [mk(n)] });
+        return client.client.workflow.execute('textItemWorkflow', { taskQueue: queue, workflowId: id, args: [await mk(n)] });
       }),
     );
   }
@@ -217,8 +220,8 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
     // Items 103 and 104 carry an image: inline as a data URL, and as a presigned S3 URL.
     const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), randomBytes(64)]);
     const { key: imageKey } = await artifactStore().putBytes('images', png, { ext: '.png', contentType: 'image/png' });
-    const mk = (n: number): TextItemInput => {
-      const base = input(n);
+    const mk = async (n: number): Promise<TextItemInput> => {
+      const base = await input(n);
       if (n === 103) return { ...base, imageKey };
       if (n === 104) return { ...base, imageKey, config: { ...base.config, models: { ...base.config.models, target: { ...base.config.models.target, imageTransport: 'presigned' } } } };
       return base;
@@ -296,7 +299,7 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
     workflowIds.push(id);
     let child = start();
     try {
-      const handle = await client.client.workflow.start('textItemWorkflow', { taskQueue: queue, workflowId: id, args: [{ ...input(201), queuePrefix: prefix }] });
+      const handle = await client.client.workflow.start('textItemWorkflow', { taskQueue: queue, workflowId: id, args: [{ ...(await input(201)), queuePrefix: prefix }] });
       await hungPromise;
       const beforeKill = fake.log.filter((r) => caseOf(r) === 201 && r.model.startsWith('fake-agent')).length;
       await kill(child);
@@ -325,8 +328,10 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
   });
 
   test('single-agent mode (Single-LLM ablation): one agent, one turn; also beside the multi-agent debate', async () => {
-    const [beside, only] = await runItems([401, 403], 'single', wfQueue, (n) =>
-      n === 401 ? { ...input(n), alsoSingleAgent: true } : { ...input(n), config: { ...input(n).config, debate: { ...config.debate, singleAgent: true } } },
+    const [beside, only] = await runItems([401, 403], 'single', wfQueue, async (n) => {
+      const base = await input(n);
+      return n === 401 ? { ...base, alsoSingleAgent: true } : { ...base, config: { ...base.config, debate: { ...config.debate, singleAgent: true } } };
+    },
     );
     // 401 (odd): multi-agent debate hits the cap at 26/6; the single agent (a) scores 7 in one turn.
     expect(beside).toMatchObject({ turns: 6, consensus: false, singleScore: 7 });
@@ -348,7 +353,7 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
     const run = Promise.all(workers.map((w) => w.run()));
     const before = fake.log.length;
     try {
-      const rs = await runItems([300, 302, 304], 'ratelimit', wfQueue, (n) => ({ ...input(n), config: { models: limited.models, curation: limited.curation, debate: limited.debate }, queuePrefix: prefix }));
+      const rs = await runItems([300, 302, 304], 'ratelimit', wfQueue, async (n) => ({ ...(await input(n)), config: { models: limited.models, curation: limited.curation, debate: limited.debate }, queuePrefix: prefix }));
       expect(rs.every((r) => r.consensus && r.score === 7)).toBe(true);
       const at = fake.log.slice(before).filter((r) => r.model === 'fake-target').map((r) => r.at);
       expect(at).toHaveLength(9);
@@ -369,14 +374,13 @@ describe('text branch + debate against an OpenAI-compatible endpoint', () => {
     const run = Promise.all(workers.map((w) => w.run()));
     const before = fake.log.length;
     try {
-      const results = await runItems(OFFLINE_GROUND_TRUTHS.map((_, i) => i), 'offline', wfQueue, (i) => {
+      const results = await runItems(OFFLINE_GROUND_TRUTHS.map((_, i) => i), 'offline', wfQueue, async (i) => {
         const gt = OFFLINE_GROUND_TRUTHS[i]!;
         const short = gt.split(' ').length < 4;
         return {
           campaignSeed: 11,
           itemId: `offline-${i}`,
-          ...(short ? { question: `What is shown in image ${i}?` } : {}),
-          groundTruth: gt,
+          textKey: await itemText(`offline-${i}`, short ? 'vqa' : 'report', gt, short ? `What is shown in image ${i}?` : undefined),
           kind: short ? 'vqa' : 'report',
           config: { models: offline.models, curation: offline.curation, debate: offline.debate },
           queuePrefix: prefix,

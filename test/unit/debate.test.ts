@@ -18,8 +18,8 @@ function play(script: ({ agree: boolean; score: number } | null)[], agents: numb
     const v = script[i++];
     if (v === undefined) throw new Error(`script ran out at turn ${i}`);
     const prev = previousVote(turns);
-    const r = resolveVote(v && { ...v, reason: '' }, prev);
-    turns.push({ turn: turns.length, agent: agentForTurn(turns.length, agents), model: 'm', score: r.score, agree: r.agree, reason: '', valid: v !== null, latencyMs: 0, replyKeys: [], promptVersion: 'p' });
+    const r = resolveVote(v, prev);
+    turns.push({ turn: turns.length, agent: agentForTurn(turns.length, agents), model: 'm', score: r.score, agree: r.agree, valid: v !== null, latencyMs: 0, replyKeys: [], promptVersion: 'p' });
     out = evaluateDebate(turns, { agents, rounds });
   }
   return { out, turns, used: i };
@@ -98,7 +98,7 @@ describe('debate rules', () => {
     expect(parseAgentReply('{"agree": "yes", "score": 6}', scale, true)).toMatchObject({ ok: false });
     expect(parseAgentReply('I rate it {"agree": false, "score": 4, "reason": "minor"} given the context.', scale, false)).toMatchObject({ ok: true, vote: { score: 4 } });
     // The first agent cannot agree with nobody: its own score counts.
-    expect(resolveVote({ agree: true, score: 6, reason: '' }, undefined)).toEqual({ score: 6, agree: false });
+    expect(resolveVote({ agree: true, score: 6 }, undefined)).toEqual({ score: 6, agree: false });
   });
 });
 

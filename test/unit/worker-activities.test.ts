@@ -8,7 +8,7 @@ import { trainingActivities } from '../../workers/training';
 const names = (o: object) => Object.keys(o).sort();
 
 describe('activities registered per worker kind', () => {
-  it('curation: ingest, visual, the campaign CPU steps, the text puts, scoring and the (local) model calls', () => {
+  it('curation: ingest, visual, the campaign CPU steps, the text puts and scoring (no model call: those are the model workers\')', () => {
     expect(names(curationActivities)).toEqual(
       [
         'scanDataset', 'ingestChunk', 'writeManifest',
@@ -16,7 +16,6 @@ describe('activities registered per worker kind', () => {
         'prepareDataset', 'planCuration', 'loadShardItems', 'writeShardResult', 'buildPreferenceSets', 'buildSftSet', 'writeCampaignReport',
         'storeTextPair', 'storeDebateTranscript',
         'scorePredictions',
-        'sampleTarget', 'sampleTargetN', 'judgeSelect', 'judgeGenerate', 'debateTurn',
       ].sort(),
     );
     for (const f of Object.values(curationActivities)) expect(typeof f).toBe('function');
@@ -27,6 +26,6 @@ describe('activities registered per worker kind', () => {
   });
 
   it('models: the model calls only', () => {
-    expect(names(modelActivities)).toEqual(['debateTurn', 'judgeGenerate', 'judgeSelect', 'sampleTarget', 'sampleTargetN']);
+    expect(names(modelActivities)).toEqual(['debateTurn', 'judgeGenerate', 'judgeSelect', 'sampleTarget']);
   });
 });
