@@ -53,7 +53,7 @@ export function installRuntime(): void {
   runtimeInstalled = true;
   try {
     const level = (process.env.MMEDPO_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN';
-    // Core's own lines (e.g. TMPRL1104 "workflow task exceeded 5 s" while local activities run on a
+    // Core's own lines (e.g. TMPRL1104 "workflow task exceeded 5 s" on a
     // busy machine) follow the same level; connection errors are ERROR and always show.
     Runtime.install({ logger: new DefaultLogger(level), telemetryOptions: { logging: { filter: { core: level, other: level }, console: {} } } });
   } catch {

@@ -9,7 +9,8 @@
 //   2. B's worker starts (B becomes current); campaign 2 starts meanwhile and completes on B.
 //   3. Campaign 1 is resumed and completes on A; only then are A's workers stopped.
 // Every workflow task of campaign 1 and its children was completed by build A, every one of
-// campaign 2's by build B, and no history holds a failed workflow task (no non-determinism).
+// campaign 2's by build B, their model calls by the model workers of that build, and no history
+// holds a failed workflow task (no non-determinism).
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -19,6 +20,7 @@ import { parseCampaignConfig } from '../../core/config';
 import type { CampaignProgress, CampaignResult } from '../../core/contracts';
 import { configHash } from '../../lib/config-file';
 import { connectClient, createWorker, currentBuildId, dataConverter, deploymentLabel } from '../../lib/temporal';
+import { createModelWorkers } from '../../workers/models';
 import { waitUntil } from '../helpers/processes';
 import { workflowBundle } from '../helpers/temporal';
 
@@ -38,10 +40,18 @@ const cfg = parseCampaignConfig({
   temporal: { queuePrefix: prefix },
 });
 
-type Run = { worker: Worker; done: Promise<void> };
+type Run = { worker: Worker; models: Worker[]; done: Promise<unknown> };
+/**
+ * One build: its curation worker and its model workers (every role queue of the deployment; a pinned
+ * workflow's activities go to pollers of its own build, so each build brings its own).
+ */
 async function startWorker(buildId: string, bundle: Awaited<ReturnType<typeof bundleWorkflowCode>>): Promise<Run> {
-  const worker = await createWorker({ taskQueue: queue, workflowBundle: bundle, activities, maxConcurrentLocalActivityExecutions: 64, versioning: { queuePrefix: prefix, buildId } });
-  return { worker, done: worker.run() };
+  const worker = await createWorker({ taskQueue: queue, workflowBundle: bundle, activities, versioning: { queuePrefix: prefix, buildId } });
+  const models = await createModelWorkers(cfg, { queuePrefix: prefix, versioning: { queuePrefix: prefix, buildId } });
+  return { worker, models, done: Promise.all([worker.run(), ...models.map((m) => m.run())]) };
+}
+function stop(r: Run): void {
+  for (const w of [r.worker, ...r.models]) if (w.getState() === 'RUNNING') w.shutdown();
 }
 
 /** Every workflow of a campaign (the campaign, its ingest, shards and item workflows), closed. */
@@ -77,7 +87,7 @@ describe('worker versioning', () => {
   afterAll(async () => {
     for (const r of [a, b]) {
       if (!r) continue;
-      if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
+      stop(r);
       await r.done.catch(() => undefined);
     }
     await client.connection.close();
@@ -113,7 +123,7 @@ describe('worker versioning', () => {
     await c1.signal('setPaused', false);
     const r1 = (await c1.result()) as CampaignResult;
     expect(r1.progress!.items.curated).toBe(4);
-    a.worker.shutdown();
+    stop(a);
     await a.done;
 
     // The versioning info the server keeps: pinned, each campaign to its build.
