@@ -239,8 +239,9 @@ export function svgLineChart(title: string, series: ReadonlyArray<{ name: string
 /**
  * Horizontal bar chart of one metric across variants as an inline SVG; a bar with lo/hi gets an
  * error bar (its confidence interval: a whisker with end caps). The scale holds the largest hi.
+ * Values are labelled with `decimals` decimals (counts: 0).
  */
-export function svgBarChart(title: string, bars: ReadonlyArray<{ name: string; value: number; lo?: number; hi?: number }>, w = 480): string {
+export function svgBarChart(title: string, bars: ReadonlyArray<{ name: string; value: number; lo?: number; hi?: number }>, w = 480, decimals = 2): string {
   const rowH = 22;
   const pad = { l: 200, r: 56, t: 28 };
   const h = pad.t + rowH * bars.length + 10;
@@ -259,7 +260,7 @@ export function svgBarChart(title: string, bars: ReadonlyArray<{ name: string; v
       parts.push(`<path class="ci" d="M${x1.toFixed(1)} ${cy}H${x2.toFixed(1)}M${x1.toFixed(1)} ${cy - 5}V${cy + 5}M${x2.toFixed(1)} ${cy - 5}V${cy + 5}" stroke="#222" stroke-width="1.2" fill="none"><title>${escapeHtml(`${b.name}: ${b.value.toFixed(2)} [${b.lo!.toFixed(2)}, ${b.hi!.toFixed(2)}]`)}</title></path>`);
       labelX = Math.max(labelX, x2 + 4);
     }
-    parts.push(`<text x="${labelX.toFixed(1)}" y="${y + 15}" font-size="11">${Number.isFinite(b.value) ? b.value.toFixed(2) : '–'}</text>`);
+    parts.push(`<text x="${labelX.toFixed(1)}" y="${y + 15}" font-size="11">${Number.isFinite(b.value) ? b.value.toFixed(decimals) : '–'}</text>`);
   });
   parts.push('</svg>');
   return parts.join('');
@@ -332,7 +333,7 @@ export function svgHistogram(
     const x = X(Math.min(max, Math.max(min, m.at))).toFixed(1);
     parts.push(`<line class="marker" x1="${x}" y1="${pad.t}" x2="${x}" y2="${h - pad.b}" stroke="#d62728" stroke-dasharray="4 3"/><text x="${x}" y="${pad.t - 2}" text-anchor="middle" font-size="10" fill="#d62728">${escapeHtml(m.label)}</text>`);
   }
-  parts.push(`<text x="${pad.l}" y="${h - pad.b + 14}" text-anchor="middle" font-size="10">${fmt(min)}</text><text x="${w - pad.r}" y="${h - pad.b + 14}" text-anchor="middle" font-size="10">${fmt(max)}</text>`);
+  parts.push(`<text x="${pad.l}" y="${h - pad.b + 14}" text-anchor="start" font-size="10">${fmt(min)}</text><text x="${w - pad.r}" y="${h - pad.b + 14}" text-anchor="end" font-size="10">${fmt(max)}</text>`);
   parts.push(`<text x="${pad.l - 4}" y="${pad.t + 8}" text-anchor="end" font-size="10">${top}</text><text x="${w / 2}" y="${h - 6}" text-anchor="middle" font-size="10">n = ${finite.length}</text>`);
   parts.push('</svg>');
   return parts.join('');
@@ -466,7 +467,7 @@ function renderQuarantine(counts: readonly QuarantineCount[]): string {
 <table class="quarantine"><tr><th>stage</th><th>reason</th><th>count</th></tr>
 ${rows}
 </table>
-${svgBarChart('quarantined per stage', [...byStage].map(([name, value]) => ({ name, value })))}`;
+${svgBarChart('quarantined per stage', [...byStage].map(([name, value]) => ({ name, value })), 480, 0)}`;
 }
 
 /**
@@ -569,7 +570,7 @@ ${g.pairs.map((p, i) => renderPairCard(p, i + 1)).join('\n')}
 <style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}svg{margin:8px;vertical-align:top}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px}.pair{border:1px solid #ccc;border-radius:6px;padding:8px 12px}.pair h3{margin:4px 0;font-size:15px}
 .images{display:flex;gap:8px}figure{margin:0;text-align:center}figure img{width:168px;height:168px;object-fit:contain;background:#000;image-rendering:pixelated}figcaption{font-size:12px}.noimg{width:168px;height:168px;background:#eee;line-height:168px}
-.pair p{margin:4px 0;font-size:13px}.pair table{font-size:12px;margin:4px 0}.pair td.reason{text-align:left;max-width:300px}.badge{font-size:11px;border-radius:3px;padding:1px 4px;background:#eef;font-weight:normal}.badge.clipped{background:#fde2e2}.turn.invalid{color:#999}</style>
+.pair p{margin:4px 0;font-size:13px}.pair table{font-size:12px;margin:4px 0}.pair td.reason{text-align:left;max-width:300px}.badge{font-size:11px;border-radius:3px;padding:1px 4px;background:#eef;font-weight:normal}.badge.clipped{background:#fde2e2}.turn.invalid{color:#999}td.reason{text-align:left}</style>
 </head><body>
 <h1>${escapeHtml(input.title)}</h1>
 <h2>Results (${input.format === 'vqa' ? 'Med-VQA' : 'report generation'})</h2>
