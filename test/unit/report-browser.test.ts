@@ -212,6 +212,7 @@ describe('HTML report in a headless browser', () => {
   let html: string;
   let context: BrowserContext;
   let profile: string;
+  let reportDir: string;
   const requests: string[] = [];
   let seen: PageView;
 
@@ -219,8 +220,8 @@ describe('HTML report in a headless browser', () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run bash infra/setup.sh (it installs Debian's chromium)`);
     fixture = await writeFixture();
     html = await renderCampaignHtml(mockStore, fixture.input, fixture.table);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmedpo-report-'));
-    const file = path.join(dir, 'report.html');
+    reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmedpo-report-'));
+    const file = path.join(reportDir, 'report.html');
     fs.writeFileSync(file, html);
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mmedpo-chromium-profile-'));
     context = await chromium.launchPersistentContext(profile, {
@@ -242,7 +243,7 @@ describe('HTML report in a headless browser', () => {
   });
   afterAll(async () => {
     await context?.close();
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    for (const dir of [profile, reportDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('is one self-contained file under 10 MB: no script, no stylesheet, no URL but data: images, no request', () => {
