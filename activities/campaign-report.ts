@@ -1,19 +1,23 @@
 // The campaign's last step: results table (Markdown + CSV) with bootstrap intervals and paired
 // p-values (core/stats.ts, from each evaluation's per-item scores and predictions in S3), HTML report
-// with training curves, and the campaign manifest — config and its hash, seeds, prompt versions,
-// model ids, package and git versions, every artifact key, the results and their statistics.
+// with training curves (loss; DPO reward margins and accuracies per step), the curated pairs, score
+// histograms and quarantine counts (activities/report-curation.ts reads them from S3), and the
+// campaign manifest — config and its hash, seeds, prompt versions, model ids, package and git
+// versions, every artifact key, the results and their statistics.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EvalOutcome, ResultsStatistics } from '../core/contracts';
 import { overlapWarnings } from '../core/dataset';
+import type { NormalizationStats } from '../core/normalize';
 import { parsePredictionsJsonl, type Convention, type ItemScores } from '../core/metrics';
-import { renderHtmlReport, renderResultsTable } from '../core/report';
+import { renderHtmlReport, renderResultsTable, type TrainingCurve } from '../core/report';
 import type { CampaignConfig } from '../core/config';
 import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, resultsStatistics, type ScoredRun } from '../core/stats';
 import { artifactStore } from '../lib/env';
 import type { ReportInput } from './campaign';
 import type { DatasetManifest } from './ingest';
+import { DEFAULT_GALLERY_PAIRS, readCurationForReport, type ReportStore } from './report-curation';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -91,18 +95,75 @@ async function evaluationStatistics(input: ReportInput, format: 'vqa' | 'report'
   return resultsStatistics(format, runs, { seed: input.config.seed, resamples: b.resamples ?? DEFAULT_RESAMPLES, confidence: b.confidence ?? DEFAULT_CONFIDENCE });
 }
 
+/** The HTML report's upper bound (issue 16): one self-contained file that opens anywhere. */
+export const HTML_REPORT_MAX_BYTES = 10 * 1024 * 1024;
+
+/** The trainer's metrics.json (trainer/train.py): per-step curves; DPO runs add reward margins and accuracies. */
+interface TrainerMetrics {
+  lossCurve?: number[];
+  loss?: number[];
+  stepCurve?: (number | null)[];
+  rewardMargin?: number[];
+  rewardMarginCurve?: number[];
+  rewardAccuracyCurve?: number[];
+}
+
+/** Each trained run's curves (label: variant, or variant@seed under training.seeds). */
+async function trainingCurves(store: ReportStore, trains: ReportInput['trains']): Promise<TrainingCurve[]> {
+  const curves: TrainingCurve[] = [];
+  for (const t of trains) {
+    if (!t.metricsKey) continue;
+    const m = await store.tryGetJson<TrainerMetrics>(t.metricsKey);
+    if (!m) continue;
+    const steps = m.stepCurve?.every((s): s is number => typeof s === 'number') ? m.stepCurve : undefined;
+    curves.push({
+      variant: t.seed === undefined ? t.variant : `${t.variant}@${t.seed}`,
+      loss: m.lossCurve ?? m.loss ?? [],
+      ...(m.rewardMarginCurve ?? m.rewardMargin ? { rewardMargin: m.rewardMarginCurve ?? m.rewardMargin } : {}),
+      ...(m.rewardAccuracyCurve ? { rewardAccuracy: m.rewardAccuracyCurve } : {}),
+      ...(steps ? { steps } : {}),
+    });
+  }
+  return curves;
+}
+
+/**
+ * The HTML report of a campaign from its records in S3 (pure reads: nothing is written), with its
+ * gallery of `galleryPairs` curated pairs; halves the gallery until the file is under
+ * HTML_REPORT_MAX_BYTES (in bytes of UTF-8). `statistics` and `notes` as writeCampaignReport computes them.
+ */
+export async function renderCampaignHtml(
+  store: ReportStore,
+  input: Pick<ReportInput, 'campaignId' | 'config' | 'shards' | 'merge' | 'trains'>,
+  table: { rows: { variant: string; totals: Record<string, number> }[]; format: 'vqa' | 'report'; statistics?: ResultsStatistics; notes: string[] },
+  o: { galleryPairs?: number } = {},
+): Promise<string> {
+  const curves = await trainingCurves(store, input.trains);
+  let galleryPairs = o.galleryPairs ?? DEFAULT_GALLERY_PAIRS;
+  for (;;) {
+    const curation = await readCurationForReport(store, { config: input.config, shardKeys: input.shards.map((s) => s.shardKey), merge: input.merge, trains: input.trains }, { galleryPairs });
+    const html = renderHtmlReport({ title: `MMedPO campaign ${input.campaignId}`, ...table, curves, ...curation });
+    if (Buffer.byteLength(html) <= HTML_REPORT_MAX_BYTES || galleryPairs === 0) return html;
+    galleryPairs = Math.floor(galleryPairs / 2);
+  }
+}
+
+/** The normalization of a set's weights per branch, in words (was a raw JSON line). */
+function weightNotes(s: ReportInput['merge']['sets'][number]): string[] {
+  return (['text', 'visual'] as const).flatMap((branch) => {
+    const st = s.stats[branch] as Partial<NormalizationStats> | undefined;
+    if (!st || typeof st.n !== 'number') return [];
+    const f = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(3) : '–');
+    return [`Weights (${s.variant}, ${branch}): ${st.n} pair(s), raw score mean ${f(st.mean)} ± ${f(st.std)} (population std), weight mean ${f(st.weightMean)}; clipped low ${st.clippedLow ?? 0}, high ${st.clippedHigh ?? 0}.`];
+  });
+}
+
 export async function writeCampaignReport(input: ReportInput): Promise<{ manifestKey: string; reportKeys: { markdown: string; csv: string; html: string }; table: string }> {
   const store = artifactStore();
   const format = input.config.dataset.format === 'r2gen' ? 'report' : 'vqa';
   const rows = meanTotals(input.evals);
   const statistics = await evaluationStatistics(input, format);
   const { markdown, csv } = renderResultsTable(rows, format, statistics);
-  const curves: { variant: string; loss: number[]; rewardMargin?: number[] }[] = [];
-  for (const t of input.trains) {
-    if (!t.metricsKey) continue;
-    const m = await store.tryGetJson<{ lossCurve?: number[]; loss?: number[]; rewardMargin?: number[]; rewardMarginCurve?: number[] }>(t.metricsKey);
-    if (m) curves.push({ variant: t.seed === undefined ? t.variant : `${t.variant}@${t.seed}`, loss: m.lossCurve ?? m.loss ?? [], rewardMargin: m.rewardMarginCurve ?? m.rewardMargin });
-  }
   const s = input.merge.sets.find((x) => x.variant === 'mmedpo') ?? input.merge.sets[0];
   // Split hygiene of the dataset (issue 14 §5): test scores next to how much the test split leaks.
   const dm = await store.tryGetJson<Partial<DatasetManifest>>(input.ingest.manifestKey);
@@ -112,12 +173,12 @@ export async function writeCampaignReport(input: ReportInput): Promise<{ manifes
     `Campaign ${input.campaignId}, config hash ${input.configHash}, seed ${input.config.seed}.`,
     `Items curated: ${input.shards.reduce((a, r) => a + r.items, 0)}; quarantined: ${input.merge.quarantined} (list: ${input.merge.quarantineKey}).`,
     `Debates: ${input.shards.reduce((a, r) => a + r.textPairs, 0)}, consensus ${input.shards.reduce((a, r) => a + r.consensus, 0)}, at the round cap ${input.shards.reduce((a, r) => a + r.debatesAtCap, 0)}.`,
-    ...(s ? [`Weights (${s.variant}): ${JSON.stringify(s.stats)}`] : []),
+    ...(s ? weightNotes(s) : []),
     ...input.trains.filter((t) => t.skipped).map((t) => `${t.variant}: not trained — ${t.skipped}`),
     ...input.trains.filter((t) => t.quarantined).map((t) => `${t.variant}${t.seed !== undefined ? `@${t.seed}` : ''}: ${t.quarantined} pair(s) quarantined at training — an image they name is missing or does not decode (list: ${t.quarantineKey}).`),
     ...(input.config.models.target.baseURL ? [] : ['Offline engines (heuristic judge and debate agents) produced the curation; see the README.']),
   ];
-  const html = renderHtmlReport({ title: `MMedPO campaign ${input.campaignId}`, rows, format, curves, notes, statistics });
+  const html = await renderCampaignHtml(store, input, { rows, format, notes, ...(statistics ? { statistics } : {}) });
   const reportKeys = {
     markdown: (await store.putBytes('reports', Buffer.from(markdown), { ext: '.md', contentType: 'text/markdown' })).key,
     csv: (await store.putBytes('reports', Buffer.from(csv), { ext: '.csv', contentType: 'text/csv' })).key,

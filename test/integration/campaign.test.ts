@@ -62,7 +62,7 @@ describe('campaign workflow', () => {
     expect(progress.items.curated).toBe(16);
     expect(progress.pairs.visual).toBe(16 - progress.items.quarantined);
     expect(progress.training.done).toEqual(['sft', 'dpo', 'mmedpo']);
-    const manifest = await artifactStore().getJson<{ configHash: string; artifacts: { preferenceSets: Record<string, { pairs: number }>; adapters: Record<string, unknown> } }>(result.manifestKey);
+    const manifest = await artifactStore().getJson<{ configHash: string; artifacts: { shards: string[]; preferenceSets: Record<string, { pairs: number }>; adapters: Record<string, unknown> } }>(result.manifestKey);
     expect(manifest.configHash).toBe(configHash(cfg));
     expect(Object.keys(manifest.artifacts.adapters).sort()).toEqual(['dpo', 'mmedpo', 'sft']);
     // MMedPO trains on D_o = D_t ∪ D_v; DPO on D_t alone with s' = 1.
@@ -75,6 +75,22 @@ describe('campaign workflow', () => {
     for (const label of ['| base ', '| + SFT ', '| + DPO ', '| + MMedPO ']) expect(result.table).toContain(label);
     const html = (await artifactStore().getBytes(result.reportKeys.html)).toString('utf8');
     expect(html).toContain('<table');
+    // The report's gallery from this campaign's own records in S3 (activities/report-curation.ts): every
+    // item with both pairs up to 16, each card with its three images embedded and its debate found; one
+    // self-contained file (test/unit/report-browser.test.ts opens such a report in Chromium).
+    const shardItems = (await Promise.all(manifest.artifacts.shards.map((k) => artifactStore().getJson<{ items: ItemCuration[] }>(k)))).flatMap((s) => s.items);
+    const withBoth = shardItems.filter((i) => i.text && i.visual).length;
+    const cards = html.split('<article class="pair"').slice(1);
+    expect(cards.length).toBe(Math.min(16, withBoth));
+    expect(cards.length).toBeGreaterThanOrEqual(12);
+    for (const c of cards) {
+      expect(c.match(/<img src="data:image\/jpeg;base64,/g)).toHaveLength(3);
+      expect(c).toContain('<table class="debate">');
+    }
+    expect(html).toContain('aria-label="DPO reward margin per step"');
+    expect(html.match(/class="chart histogram"/g)).toHaveLength(4);
+    expect(html.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, '')).not.toMatch(/https?:\/\/|<script|<link/);
+    expect(html.length).toBeLessThan(10 * 1024 * 1024);
     const desc = await h.describe();
     expect(desc.searchAttributes.CampaignId).toEqual([id]);
     expect(desc.searchAttributes.Stage).toEqual(['done']);

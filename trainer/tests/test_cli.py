@@ -109,6 +109,10 @@ def test_config_file_is_the_campaign_section(tiny_dir, demo, tmp_path):
     m = json.load(open(tmp_path / "o" / "metrics.json"))
     assert m["options"]["lora"]["r"] == 4 and m["options"]["gradientCheckpointing"] is True
     assert len(m["rewardMarginCurve"]) == len(m["rewardAccuracyCurve"]) == len(m["lossCurve"]) == 2
+    assert m["stepCurve"] == [1, 2] and len(m["rewardChosenCurve"]) == len(m["rewardRejectedCurve"]) == 2
+    assert all(0.0 <= a <= 1.0 for a in m["rewardAccuracyCurve"])
+    for c, r, mg in zip(m["rewardChosenCurve"], m["rewardRejectedCurve"], m["rewardMarginCurve"]):
+        assert abs((c - r) - mg) < 1e-6
     # r=4 on 2 layers × (q,k,v,o: 64→64; gate, up: 64→128; down: 128→64): 2 × 4 × (4·128 + 3·192)
     assert m["trainableParams"] == 2 * 4 * (4 * 128 + 3 * 192)
 
