@@ -7,17 +7,15 @@
 // read (unchanged by the keys-only refactor):
 //   shard result      {shardStart, items: ItemCuration[]}
 //   text pair         {itemId, kind, question?, imageKey?, y_w, y_l, source, conflicts, replyKeys}
-//   debate transcript {itemId, mode, response, scale, agents, rounds, turns: DebateTurnRecord[], outcome}
+//   debate transcript {itemId, mode, response, scale, agents, rounds, turns: TranscriptTurn[], outcome}
 //   visual pair       activities/visual.ts VisualPairRecord (imageKey, noisedImageKey, heatmapKey, mask, s_v)
 //   preference set    JSONL of core/preference.ts TrainerPair ({id: "<item>#text|visual", weight, …})
 //   quarantine        QuarantineRecord[] (merge), StagingQuarantine[] {id, reason} (training)
-// The transcript's key is taken from the item's curation (`text.transcriptKey`) when the shard carries
-// it; otherwise the transcripts under debate-transcripts/ are read until each drawn item's is found
-// (matched on item, mode, y_l, agents and final score), at most TRANSCRIPT_SCAN_LIMIT of them.
+// The transcript's key is the item's curation's (`text.transcriptKey`).
 import sharp from 'sharp';
 import type { CampaignConfig } from '../core/config';
 import { VARIANT_SPECS, type ItemCuration, type MergeResult, type QuarantineRecord, type TrainOutcome } from '../core/contracts';
-import type { DebateTurnRecord } from '../core/debate';
+import type { TranscriptTurn } from './text';
 import { promptOf, type TrainerPair } from '../core/preference';
 import type { GalleryPair, QuarantineCount, ReportGallery, ScoreDistribution } from '../core/report';
 import { seededRng } from '../core/rng';
@@ -30,8 +28,6 @@ export type ReportStore = Pick<ArtifactStore, 'getJson' | 'tryGetJson' | 'tryGet
 export const DEFAULT_GALLERY_PAIRS = 16;
 /** Longest side of an embedded image, in pixels (phantom images are 128–256). */
 export const THUMBNAIL_PX = 168;
-/** Transcripts read at most when the shards do not carry their keys. */
-export const TRANSCRIPT_SCAN_LIMIT = 20000;
 
 interface TextPairRecord {
   itemId: string;
@@ -51,7 +47,7 @@ interface DebateTranscriptRecord {
   scale: { min: number; max: number };
   agents: string[];
   rounds: number;
-  turns: DebateTurnRecord[];
+  turns: TranscriptTurn[];
   outcome: { score?: number; consensus: boolean; atCap: boolean; turns: number; rounds: number };
 }
 
@@ -63,8 +59,8 @@ interface VisualPairRecordView {
   s_v?: number;
 }
 
-/** An item's curation as a shard stores it; `transcriptKey` where the shard carries the debate's key. */
-type ShardItem = ItemCuration & { text?: ItemCuration['text'] & { transcriptKey?: string } };
+/** An item's curation as a shard stores it. */
+type ShardItem = ItemCuration;
 
 export interface CurationReport {
   gallery?: ReportGallery;
@@ -187,34 +183,6 @@ async function heatmapOverlay(imageBytes: Buffer | undefined, heatBytes: Buffer 
   }
 }
 
-// ---------------------------------------------------------------- transcripts
-
-/**
- * Transcripts of the drawn items whose shard did not carry their key: reads debate-transcripts/ (at most
- * TRANSCRIPT_SCAN_LIMIT objects, 16 at a time) until each is found. A transcript matches an item when
- * its item id, mode, response (y_l), agents and final score are the item's.
- */
-async function findTranscripts(
-  store: ReportStore,
-  wanted: ReadonlyArray<{ itemId: string; response: string; score: number }>,
-  debate: { mode: 'multi' | 'single'; agents: string[] },
-): Promise<Map<string, DebateTranscriptRecord>> {
-  const found = new Map<string, DebateTranscriptRecord>();
-  if (!wanted.length) return found;
-  const want = new Map(wanted.map((w) => [w.itemId, w]));
-  const keys = (await store.list(store.namedKey('debate-transcripts/'))).slice(0, TRANSCRIPT_SCAN_LIMIT);
-  const sameAgents = (a: string[]) => a.length === debate.agents.length && a.every((m, i) => m === debate.agents[i]);
-  for (let k = 0; k < keys.length && found.size < want.size; k += 16) {
-    const batch = await Promise.all(keys.slice(k, k + 16).map((key) => store.tryGetJson<DebateTranscriptRecord>(key)));
-    for (const t of batch) {
-      const w = t && want.get(t.itemId);
-      if (!t || !w || found.has(t.itemId)) continue;
-      if (t.mode === debate.mode && t.response === w.response && sameAgents(t.agents) && t.outcome?.score === w.score) found.set(t.itemId, t);
-    }
-  }
-  return found;
-}
-
 // ---------------------------------------------------------------- quarantine
 
 /** A reason with its item-specific parts (S3 keys, paths, hashes, numbers) replaced, so equal causes count together. */
@@ -305,14 +273,12 @@ export async function readCurationForReport(
       return { c, tp, vp, transcript };
     }),
   );
-  const missing = records1.filter((r) => !r.transcript).map((r) => ({ itemId: r.c.itemId, response: r.tp.y_l, score: r.c.item.text!.score }));
-  const scanned = await findTranscripts(store, missing, { mode: cfg.debate.singleAgent ? 'single' : 'multi', agents: (cfg.debate.singleAgent ? cfg.models.agents.slice(0, 1) : cfg.models.agents).map((a) => a.model) });
 
   const pairs: GalleryPair[] = [];
   for (const [k, { c, tp, vp, transcript }] of records1.entries()) {
     const [imageBytes, heatBytes, noisedBytes] = await Promise.all([store.tryGetBytes(vp.imageKey), store.tryGetBytes(vp.heatmapKey), store.tryGetBytes(vp.noisedImageKey)]);
     const [original, heatmap, noised] = await Promise.all([thumbnail(imageBytes), heatmapOverlay(imageBytes, heatBytes), thumbnail(noisedBytes)]);
-    const t = transcript ?? scanned.get(c.itemId);
+    const t = transcript;
     const ct = c.item.text!;
     pairs.push({
       itemId: c.itemId,

@@ -47,7 +47,7 @@ export interface ModelText {
 /** One item's curation outcome (what a shard collects). */
 export interface ItemCuration {
   itemId: string;
-  text?: { pairKey: string; score: number; consensus: boolean; turns: number; atCap: boolean; singleScore?: number; source?: string };
+  text?: { pairKey: string; score: number; consensus: boolean; turns: number; atCap: boolean; singleScore?: number; source?: string; /** S3 key of the debate transcript. */ transcriptKey?: string };
   visual?: { pairKey: string; confidence: number };
   visualGlobal?: { pairKey: string; confidence: number };
   quarantined: QuarantineRecord[];

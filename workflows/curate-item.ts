@@ -84,7 +84,7 @@ export async function curateItem(
     try {
       const t = await branches.text(textInputOf(input, item));
       if (t.quarantined || !t.pairKey || t.score === undefined) out.quarantined.push({ itemId: item.id, stage: 'text', reason: t.quarantined ?? 'no pair produced' });
-      else out.text = { pairKey: t.pairKey, score: t.score, consensus: !!t.consensus, turns: t.turns ?? 0, atCap: !!t.atCap, singleScore: t.singleScore, source: t.source };
+      else out.text = { pairKey: t.pairKey, score: t.score, consensus: !!t.consensus, turns: t.turns ?? 0, atCap: !!t.atCap, singleScore: t.singleScore, source: t.source, transcriptKey: t.transcriptKey };
     } catch (e) {
       // Only a data fault Temporal reports (an activity or child failing with one) quarantines the
       // item. An outage past its budget fails the shard; a bug in workflow code fails the workflow

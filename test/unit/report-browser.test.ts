@@ -80,7 +80,7 @@ async function writeFixture(): Promise<Fixture> {
       const outcome = evaluateDebate(turns, { agents: agents.length, rounds: config.debate.rounds });
       const transcriptKey = (await mockStore.putJson('debate-transcripts', { itemId: s.id, mode: 'multi', response: y_l, scale: config.debate.scale, agents, rounds: config.debate.rounds, turns, outcome })).key;
       // Half the items carry the transcript's key (a shard that does); the others are found by the report's scan.
-      c.text = { pairKey, score: outcome.score!, consensus: outcome.consensus, turns: outcome.turns, atCap: outcome.atCap, source: 'sampled', ...(i % 2 ? {} : { transcriptKey }) } as ItemCuration['text'];
+      c.text = { pairKey, score: outcome.score!, consensus: outcome.consensus, turns: outcome.turns, atCap: outcome.atCap, source: 'sampled', transcriptKey } as ItemCuration['text'];
       text.push({ id: s.id, branch: 'text', image: imageKey, prompt: q.question, chosen: q.answer, rejected: y_l, score: outcome.score! });
     }
     if (i % 10 !== 9) {
