@@ -1,0 +1,71 @@
+"""Grounding metrics (trainer/grounding.py): the pure parts — Eq. 2 noise in a mask, the equal-area control
+region, the totals' formulas and the bootstrap — on hand-made records."""
+import math
+
+import numpy as np
+
+from trainer.grounding import alpha_bar, bootstrap_intervals, control_region, grounding_totals, noise_in_mask
+
+
+def test_alpha_bar_matches_the_sigmoid_schedule():
+    # ξ̄_0 = 1; the paper's k = 500 of 1000 steps keeps ~3/4 of the signal; every further step removes more
+    assert alpha_bar(k=0) == 1.0
+    assert 0.6 < alpha_bar() < 0.85
+    assert alpha_bar(k=1000) < alpha_bar(k=500)
+
+
+def test_noise_only_inside_the_mask_and_seeded():
+    g = np.full((16, 16), 100, dtype=np.uint8)
+    m = np.zeros((16, 16), dtype=bool)
+    m[4:8, 4:8] = True
+    a = noise_in_mask(g, m, 0.5, np.random.default_rng(1))
+    assert (a[~m] == 100).all() and (a[m] != 100).any()
+    assert (a == noise_in_mask(g, m, 0.5, np.random.default_rng(1))).all()
+
+
+def test_control_region_equal_area_away_from_every_lesion():
+    m = np.zeros((32, 32), dtype=bool)
+    m[10:14, 3:9] = True  # patient right lung: the mirror is free
+    c = control_region(m)
+    assert c.sum() == m.sum() and not (c & m).any() and c[10:14, 23:29].all()
+    # a centred lesion whose mirror overlaps itself: shifted instead, still equal area and disjoint
+    m2 = np.zeros((32, 32), dtype=bool)
+    m2[12:20, 12:20] = True
+    c2 = control_region(m2)
+    assert c2.sum() == m2.sum() and not (c2 & m2).any()
+    # a lesion covering the whole width has no placement
+    m3 = np.zeros((8, 8), dtype=bool)
+    m3[:, :] = True
+    assert control_region(m3) is None
+
+
+def rec(qid, qt="PRES", correct=True, blank=False, prior=None, **kw):
+    return {"qid": qid, "questionType": qt, "answerType": "CLOSED", "prior": prior, "correct": correct,
+            "correctBlank": blank, **kw}
+
+
+def test_totals_formulas():
+    rows = [rec(1, correct=True, blank=False, prior="counter", lesionDelta=0.5),
+            rec(2, correct=True, blank=True, prior="counter", lesionDelta=1.5),
+            rec(3, qt="ABN", correct=False, blank=False, prior="aligned", hallucinated=True),
+            rec(4, correct=False, blank=True, hallucinated=False),
+            {"qid": 5, "questionType": "ABN", "answerType": "OPEN", "prior": None, "hallucinated": True}]
+    t = grounding_totals(rows)
+    assert t["closed_accuracy_image"] == 50 and t["closed_accuracy_blank"] == 50 and t["blind_gap"] == 0
+    assert math.isclose(t["presence_accuracy_image"], 200 / 3) and math.isclose(t["presence_accuracy_blank"], 200 / 3)
+    assert t["counter_prior_accuracy"] == 100
+    assert t["lesion_sensitivity"] == 1.0
+    assert math.isclose(t["hallucination_rate"], 200 / 3)
+    assert math.isnan(grounding_totals([rec(1)])["counter_prior_accuracy"])
+
+
+def test_bootstrap_interval_holds_the_mean_over_seeds():
+    run = [rec(i, correct=i % 4 != 0, blank=i % 2 == 0) for i in range(80)]
+    iv = bootstrap_intervals([run, run], resamples=300)
+    b = iv["blind_gap"]
+    assert b["lo"] <= b["estimate"] <= b["hi"] and b["hi"] - b["lo"] > 0
+    assert b["estimate"] == 25.0
+    # two seeds: the estimate is their mean; resampling the seeds reaches the seed with no gap
+    other = [rec(i, correct=i % 2 == 0, blank=i % 2 == 0) for i in range(80)]
+    two = bootstrap_intervals([run, other], resamples=300)["blind_gap"]
+    assert two["estimate"] == 12.5 and two["lo"] == 0 and two["lo"] <= 12.5 <= two["hi"]
