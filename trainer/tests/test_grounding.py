@@ -1,6 +1,7 @@
 """Grounding metrics (trainer/grounding.py): the pure parts — Eq. 2 noise in a mask, the equal-area control
 region, the totals' formulas and the bootstrap — on hand-made records."""
 import math
+import os
 
 import numpy as np
 
@@ -69,3 +70,63 @@ def test_bootstrap_interval_holds_the_mean_over_seeds():
     other = [rec(i, correct=i % 2 == 0, blank=i % 2 == 0) for i in range(80)]
     two = bootstrap_intervals([run, other], resamples=300)["blind_gap"]
     assert two["estimate"] == 12.5 and two["lo"] == 0 and two["lo"] <= 12.5 <= two["hi"]
+
+
+def _phantom_root(tmp_path):
+    """A hand-made set in the phantom layout: 3 test studies (two with a bright right-lung lesion, one normal)
+    with a counter-prior closed question each, the normal one with the open abnormality question too."""
+    import json
+
+    from PIL import Image
+
+    os.makedirs(tmp_path / "images"), os.makedirs(tmp_path / "masks")
+    items, rows, qid = [], [], 0
+    for k, normal in enumerate([False, False, True]):
+        img = np.full((64, 64), 60, dtype=np.uint8)
+        mask = np.zeros((64, 64), dtype=np.uint8)
+        if not normal:
+            img[20:28, 10:18] = 200
+            mask[20:28, 10:18] = 1
+        name = f"phantom-{k:06d}.png"
+        Image.fromarray(img).save(tmp_path / "images" / name)
+        Image.fromarray(mask).save(tmp_path / "masks" / name)
+        qs = [("Is there a lung mass?" if normal else "Is a mass present in the lungs?", "no" if normal else "yes", "CLOSED", "PRES")]
+        if normal:
+            qs.append(("What is the abnormality?", "none", "OPEN", "ABN"))
+        priors = []
+        for q, a, at, qt in qs:
+            qid += 1
+            rows.append({"qid": qid, "image_name": name, "image_organ": "CHEST", "answer": a, "answer_type": at,
+                         "question_type": qt, "question": q, "phrase_type": "test_freeform"})
+            if at == "CLOSED":
+                priors.append({"qid": qid, "questionType": qt, "prior": "counter"})
+        items.append({"id": name[:-4], "split": "test", "image": f"images/{name}", "mask": f"masks/{name}",
+                      "normal": normal, "findings": [], "priors": priors})
+    (tmp_path / "testset.json").write_text(json.dumps(rows))
+    (tmp_path / "trainset.json").write_text("[]")
+    (tmp_path / "phantom.json").write_text(json.dumps({"name": "phantom-cxr", "items": items}))
+    return tmp_path
+
+
+def test_ground_command_on_a_phantom_layout(tiny_dir, tmp_path):
+    import json
+
+    from helpers import events, run
+
+    root = _phantom_root(tmp_path / "set")
+    p = run("ground", "--model", tiny_dir, "--phantom", root, "--output", tmp_path / "g.json", "--device", "cpu")
+    g = json.loads((tmp_path / "g.json").read_text())
+    by = {r["qid"]: r for r in g["items"]}
+    assert sorted(by) == [1, 2, 3, 4]
+    # every closed question answered with the image and blank; the counter-prior ones counted; lesion items scored
+    assert all("correct" in by[q] and "correctBlank" in by[q] for q in (1, 2, 3))
+    for q in (1, 2):
+        r = by[q]
+        assert math.isclose(r["lesionDelta"], r["logpControlNoised"] - r["logpLesionNoised"], abs_tol=1e-4)
+    assert "lesionDelta" not in by[3] and "hallucinated" in by[3] and "hallucinated" in by[4]
+    t = g["totals"]
+    assert t["counter_prior_accuracy"] == t["closed_accuracy_image"]
+    assert math.isclose(t["blind_gap"], t["closed_accuracy_image"] - t["closed_accuracy_blank"])
+    assert events(p.stdout)[-1]["event"] == "done"
+    bad = run("ground", "--model", tiny_dir, "--phantom", tmp_path, "--output", tmp_path / "x.json", check=False)
+    assert bad.returncode == 2 and "no phantom.json" in bad.stderr
