@@ -130,3 +130,21 @@ def test_ground_command_on_a_phantom_layout(tiny_dir, tmp_path):
     assert events(p.stdout)[-1]["event"] == "done"
     bad = run("ground", "--model", tiny_dir, "--phantom", tmp_path, "--output", tmp_path / "x.json", check=False)
     assert bad.returncode == 2 and "no phantom.json" in bad.stderr
+
+
+def test_tiny_tokenizer_reads_every_phantom_question(tiny_dir):
+    # the wordings of core/phantom/text.ts (PRESENCE, the normal question, the open ones) and its answers' words
+    from transformers import AutoProcessor
+
+    tok = AutoProcessor.from_pretrained(tiny_dir).tokenizer
+    closed = ["Is there a pleural effusion?", "Is there fluid in the pleural space?", "Is the heart enlarged?",
+              "Is there cardiomegaly?", "Is there a pneumothorax?", "Is there air in the pleural space?",
+              "Is there a lung nodule?", "Is a pulmonary nodule present?", "Is there a lung mass?",
+              "Is a mass present in the lungs?", "Is there consolidation?", "Is there an airspace opacity?",
+              "Is this a normal chest x-ray?", "Is this chest radiograph normal?"]
+    words = ["lingula", "right middle lobe", "bilateral", "severe", "moderate", "none", "43 mm",
+             "What is the main finding?", "Which side is the pleural effusion on?", "How large is the heart enlargement?"]
+    seqs = [tuple(tok(q)["input_ids"]) for q in closed]
+    assert len(set(seqs)) == len(closed)
+    for q in closed + words:
+        assert tok.unk_token_id not in tok(q)["input_ids"], q
