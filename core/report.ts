@@ -12,7 +12,16 @@
 //           (bleu1..bleu4), ROUGE-L (rouge_l), METEOR (meteor), CE F1 (rule-based labeler) (ce_f1_micro: the
 //           rule-based clinical-efficacy labeler of core/chexpert.ts, not CheXpert or CheXbert)
 // A missing value is "–" in Markdown and empty in CSV. Best value per column among the
-// non-ablation rows is bold in Markdown.
+// non-ablation rows is bold in Markdown (the lowest for a column where lower is better).
+//
+// Grounding columns (GROUNDING_COLUMNS, VQA on a phantom set: trainer/grounding.py computes them from the
+// set's ground truth, README "The grounding testbed") follow the paper's columns when any row or the
+// statistics carry them, and are left out otherwise:
+//   counter-prior accuracy (counter_prior_accuracy, %: closed accuracy on the questions whose wording cues
+//   the other answer), blind gap (blind_gap, points: closed accuracy with the image − with a blank image),
+//   lesion sensitivity (lesion_sensitivity, nats: mean of [log π(a|x) − log π(a|x̃_lesion)] −
+//   [log π(a|x) − log π(a|x̃_control)], Eq. 2 noise in the lesion mask vs an equal-area region away from it),
+//   hallucination rate (hallucination_rate, %, lower is better: findings stated on studies with none).
 //
 // With statistics (core/stats.ts: ResultsStatistics) a cell is the mean over training seeds with
 // its 95% percentile bootstrap interval, "43.52 [38.10, 49.07]" (CSV: value, CI low, CI high
@@ -42,6 +51,8 @@ export interface ResultsColumn {
   /** The metric key (scorePredictions' totals, core/stats' statistics) the column shows. */
   key: string;
   value: (totals: Record<string, number>) => number | undefined;
+  /** The best value is the lowest (a rate of errors), not the highest. */
+  lowerIsBetter?: boolean;
 }
 
 const num = (t: Record<string, number>, k: string): number | undefined => (typeof t[k] === 'number' && Number.isFinite(t[k]) ? t[k] : undefined);
@@ -70,6 +81,23 @@ export const RESULTS_COLUMNS: Record<ResultsFormat, readonly ResultsColumn[]> = 
     { header: 'CE F1 (rule-based labeler)', key: 'ce_f1_micro', value: (t) => num(t, 'ce_f1_micro') },
   ],
 };
+
+/** Grounding metrics from a phantom set's ground truth (trainer/grounding.py); shown when present. */
+export const GROUNDING_COLUMNS: readonly ResultsColumn[] = [
+  { header: 'Counter-prior accuracy', key: 'counter_prior_accuracy', value: (t) => num(t, 'counter_prior_accuracy') },
+  { header: 'Blind gap (points)', key: 'blind_gap', value: (t) => num(t, 'blind_gap') },
+  { header: 'Lesion sensitivity (nats)', key: 'lesion_sensitivity', value: (t) => num(t, 'lesion_sensitivity') },
+  { header: 'Hallucination rate', key: 'hallucination_rate', value: (t) => num(t, 'hallucination_rate'), lowerIsBetter: true },
+];
+
+/**
+ * The columns of a results table: the format's RESULTS_COLUMNS, then (VQA) each grounding column that some row's
+ * totals or the statistics hold a finite value for.
+ */
+export function resultsColumns(format: ResultsFormat, rows: readonly { variant: string; totals: Record<string, number> }[], statistics?: ResultsStatistics): ResultsColumn[] {
+  const extra = format === 'vqa' ? GROUNDING_COLUMNS.filter((c) => rows.some((r) => cellOf(c, r, statistics) !== undefined)) : [];
+  return [...RESULTS_COLUMNS[format], ...extra];
+}
 
 export const VARIANT_ORDER: readonly string[] = ['base', 'sft', 'dpo', 'mmedpo', 'sft+mmedpo', 'stage1-only', 'stage2-only', 'no-crs', 'single-llm', 'global-noise'];
 export const VARIANT_LABELS: Record<string, string> = {
@@ -147,12 +175,12 @@ export function statisticsFootnote(stats: ResultsStatistics): string {
 /** Table 1 layout as Markdown and CSV (2 decimals); with statistics, intervals, paired differences and p-values. */
 export function renderResultsTable(rows: { variant: string; totals: Record<string, number> }[], format: 'vqa' | 'report', statistics?: ResultsStatistics): { markdown: string; csv: string } {
   checkFormat(format);
-  const cols = RESULTS_COLUMNS[format];
+  const cols = resultsColumns(format, rows, statistics);
   const ordered = orderRows(rows);
   const cells = ordered.map((r) => cols.map((c) => cellOf(c, r, statistics)));
-  const best = cols.map((_, i) => {
+  const best = cols.map((c, i) => {
     const vs = ordered.flatMap((r, k) => (ABLATIONS.has(r.variant) ? [] : cells[k]![i] ? [cells[k]![i]!.estimate] : []));
-    return vs.length > 1 ? Math.max(...vs) : undefined;
+    return vs.length > 1 ? (c.lowerIsBetter ? Math.min(...vs) : Math.max(...vs)) : undefined;
   });
   const comparisons = (statistics?.comparisons ?? []).filter((c) => Object.keys(c.metrics).length > 0);
   const mdEsc = (s: string) => s.replace(/\|/g, '\\|');

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { generateStudy, PhantomLayout, PhantomOptions } from '../core/phantom';
+import { checkTextPrior, generateStudy, PhantomLayout, PhantomOptions } from '../core/phantom';
 
 /** Fixed PNG options: no adaptive filtering, no palette, fixed zlib level → byte-stable output. */
 export const PNG_OPTIONS = { compressionLevel: 9, adaptiveFiltering: false, palette: false, effort: 7 } as const;
@@ -30,6 +30,7 @@ export async function writePhantom(out: string, o: PhantomOptions, onStudy?: (i:
   if (!Number.isInteger(o.studies) || o.studies < 1) throw new Error(`--studies must be a positive integer, got ${o.studies}`);
   if (!Number.isInteger(o.size) || o.size < 64 || o.size > 2048) throw new Error(`--size must be an integer in [64, 2048], got ${o.size}`);
   if (!Number.isInteger(o.seed) || o.seed < 0) throw new Error(`--seed must be a non-negative integer, got ${o.seed}`);
+  checkTextPrior(o.textPrior);
   await fs.mkdir(path.join(out, 'images'), { recursive: true });
   await fs.mkdir(path.join(out, 'masks'), { recursive: true });
   const layout = new PhantomLayout(o);

@@ -1,4 +1,4 @@
-"""python -m trainer {init-tiny,demo-data,sft,dpo,generate,serve,log-metrics} — see `python -m trainer CMD --help`.
+"""python -m trainer {init-tiny,demo-data,sft,dpo,generate,ground,serve,log-metrics} — see `python -m trainer CMD --help`.
 
 Multi-process: `accelerate launch --config_file trainer/accelerate/{ddp,fsdp,zero3}.yaml --num_processes N
 -m trainer dpo …` (the training activity does this when `training.gpusPerRun` > 1)."""
@@ -95,6 +95,17 @@ def parser() -> argparse.ArgumentParser:
     pg.add_argument("--device", default="auto")
     pg.add_argument("--dtype", default="auto")
     pg.add_argument("--chat-template")
+    pgr = sub.add_parser("ground", help="grounding metrics on a phantom set's split from its ground truth "
+                         "(blind gap, counter-prior accuracy, lesion sensitivity, hallucination rate; trainer/grounding.py)")
+    pgr.add_argument("--model", required=True)
+    pgr.add_argument("--adapter", action="append", default=[])
+    pgr.add_argument("--phantom", required=True, help="phantom set root (phantom.json, testset.json, images/, masks/)")
+    pgr.add_argument("--split", default="test", choices=["train", "test"])
+    pgr.add_argument("--output", required=True, help="JSON {totals, items}")
+    pgr.add_argument("--seed", type=int, default=0, help="seed of the lesion/control noise")
+    pgr.add_argument("--device", default="auto")
+    pgr.add_argument("--dtype", default="auto")
+    pgr.add_argument("--chat-template")
     ps = sub.add_parser("serve", help="OpenAI-compatible chat server over a model (+ adapters)")
     ps.add_argument("--model", required=True)
     ps.add_argument("--adapter", action="append", default=[])
@@ -157,6 +168,16 @@ def _run(args) -> int:
     if args.cmd == "generate":
         from .generate import generate_file
         return generate_file(args)
+    if args.cmd == "ground":
+        from .grounding import evaluate_grounding
+        from .modeling import load_model
+        ld = load_model(args.model, device=args.device, dtype=args.dtype, adapters=args.adapter,
+                        chat_template=args.chat_template)
+        r = evaluate_grounding(ld, args.phantom, args.split, seed=args.seed)
+        with open(args.output, "w") as f:
+            json.dump(r, f)
+        emit("done", output=args.output, **r["totals"])
+        return 0
     if args.cmd == "serve":
         from .generate import serve
         return serve(args)

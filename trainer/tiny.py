@@ -12,7 +12,10 @@ from collections import Counter
 
 import torch
 
-# Small built-in radiology corpus (our own sentences): report phrases, VQA questions and answers.
+# Small built-in radiology corpus (our own sentences): report phrases, VQA questions and answers. It covers every
+# word the phantom set writes (questions, answers, reports, sizes in mm): a word-level tokenizer maps unseen words
+# to <unk>, which made "Is there fluid in the pleural space?" and "Is there air in the pleural space?" (effusion vs
+# pneumothorax) the same token sequence and every lingula / middle-lobe answer unreadable.
 BUILTIN_CORPUS = """
 The heart size is normal. The lungs are clear. No pleural effusion or pneumothorax.
 There is no focal consolidation. The cardiomediastinal silhouette is within normal limits.
@@ -32,6 +35,16 @@ A chat between a curious human and an artificial intelligence assistant. The ass
 helpful, detailed, and polite answers to the human's questions. USER: ASSISTANT: [INST] [/INST]
 Describe the image. Write the findings of this radiology report. Findings: Impression:
 system user assistant model You are a helpful assistant. User: Assistant: [INST] [/INST]
+Is there fluid in the pleural space? Is there air in the pleural space? Is there an airspace opacity?
+Is this chest radiograph normal? Which side is the pleural effusion on? Left, right or both: bilateral effusions.
+The main finding is none. Lobulated masses and rounded nodular nodules; it projects over the lingula and the right
+middle lobe, measuring 12 mm. Moderate, severe, large; mildly, moderately, severely enlarged. Blunting of the
+costophrenic angle and angles. Cardiothoracic ratio (0.56). Left-sided pneumothorax with a visible pleural line. Patchy
+airspace consolidation. No suspicious finding. The osseous structures are unremarkable. Bony thorax is intact.
+No acute cardiopulmonary process. Normal chest radiograph without heart enlargement.
+0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40
+41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78
+79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99
 """
 
 _WORD = re.compile(r"\w+|[^\w\s]")

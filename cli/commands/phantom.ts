@@ -20,12 +20,15 @@ function addMake(cmd: Command): Command {
     .option('--seed <n>', 'generator seed', '0')
     .option('--size <px>', 'image side in pixels', '256')
     .option('--test-fraction <f>', 'share of studies in the test split', '0.2')
+    .option('--text-prior <strength>', 'plant a text prior: train closed questions get the wording that cues their answer with this probability (in [0.5, 1]); the test split gets the counter-prior wording (README: The grounding testbed)')
     .option('--json', 'machine-readable output')
     .action(
-      action(async (o: { out: string; studies: string; seed: string; size: string; testFraction: string; json?: boolean }) => {
+      action(async (o: { out: string; studies: string; seed: string; size: string; testFraction: string; textPrior?: string; json?: boolean }) => {
         const tf = Number(o.testFraction);
         if (!(tf >= 0 && tf <= 0.9)) throw new UserError(`--test-fraction must be in [0, 0.9], got "${o.testFraction}"`);
-        const opts = { studies: intOpt('--studies', o.studies), seed: intOpt('--seed', o.seed), size: intOpt('--size', o.size), testFraction: tf };
+        const strength = o.textPrior === undefined ? undefined : Number(o.textPrior);
+        if (strength !== undefined && !(strength >= 0.5 && strength <= 1)) throw new UserError(`--text-prior must be in [0.5, 1], got "${o.textPrior}"`);
+        const opts = { studies: intOpt('--studies', o.studies), seed: intOpt('--seed', o.seed), size: intOpt('--size', o.size), testFraction: tf, ...(strength !== undefined ? { textPrior: { strength } } : {}) };
         let r;
         try {
           r = await writePhantom(path.resolve(o.out), opts);
@@ -33,7 +36,7 @@ function addMake(cmd: Command): Command {
           throw new UserError((e as Error).message);
         }
         if (o.json) return printJson(r);
-        console.log(`phantom-cxr: ${r.studies} studies (${r.train} train, ${r.test} test, ${r.normal} normal), ${r.questions} questions → ${r.out}`);
+        console.log(`phantom-cxr: ${r.studies} studies (${r.train} train, ${r.test} test, ${r.normal} normal), ${r.questions} questions${opts.textPrior ? `, text prior ${opts.textPrior.strength} (test split counter-prior)` : ''} → ${r.out}`);
       }),
     );
 }

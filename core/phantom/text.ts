@@ -97,9 +97,31 @@ export interface PhantomQuestion {
   answerType: 'OPEN' | 'CLOSED';
   /** VQA-RAD question types: PRES, ABN, POS, SIZE, … */
   questionType: string;
+  /**
+   * The planted text prior (TextPrior) on this question: 'aligned' — its wording is the one that cues its
+   * answer; 'counter' — the wording cues the other answer; absent — no prior planted on it (open
+   * questions, or a set generated without one).
+   */
+  prior?: 'aligned' | 'counter';
 }
 
-const PRESENCE: { type: Finding['type']; q: string[] }[] = [
+/**
+ * A text prior planted in the phantom set (issue 16 §2): a shortcut in the question wording that predicts
+ * a closed answer, which a model can learn instead of reading the image. Every closed question (PRES and
+ * ABN) has two wordings; wording 0 is the cue for "yes", wording 1 the cue for "no". In the train split a
+ * question gets the wording that cues its own answer with probability `strength` (else the other one);
+ * in the test split it always gets the wording that cues the *other* answer (the counter-prior split), so
+ * answering from the wording scores 0 there and only the image gives the answer. The answers, the
+ * findings and every other draw are unchanged: the prior only chooses between two wordings of one
+ * question, with its own stream seededRng(seed, studyId, 'phantom-text-prior').
+ */
+export interface TextPrior {
+  /** P(cue wording | answer) in the train split, in [0.5, 1]; 0.5 plants no shortcut. */
+  strength: number;
+}
+
+// q[0] is the wording that cues "yes" under a TextPrior, q[1] the one that cues "no".
+const PRESENCE: { type: Finding['type']; q: [string, string] }[] = [
   { type: 'effusion', q: ['Is there a pleural effusion?', 'Is there fluid in the pleural space?'] },
   { type: 'cardiomegaly', q: ['Is the heart enlarged?', 'Is there cardiomegaly?'] },
   { type: 'pneumothorax', q: ['Is there a pneumothorax?', 'Is there air in the pleural space?'] },
@@ -108,9 +130,24 @@ const PRESENCE: { type: Finding['type']; q: string[] }[] = [
   { type: 'consolidation', q: ['Is there consolidation?', 'Is there an airspace opacity?'] },
 ];
 
-/** 2–3 closed and 1–3 open questions per study, answers exact from the findings. */
-export function questionsFor(seed: number | string, studyId: string, findings: Finding[]): PhantomQuestion[] {
+const NORMAL_WORDINGS: [string, string] = ['Is this a normal chest x-ray?', 'Is this chest radiograph normal?'];
+
+/**
+ * 2–3 closed and 1–3 open questions per study, answers exact from the findings. With `prior` (and the
+ * study's split) the closed questions' wordings carry the planted text prior (TextPrior); without it the
+ * output is the same as before priors existed.
+ */
+export function questionsFor(seed: number | string, studyId: string, findings: Finding[], prior?: { textPrior: TextPrior; split: 'train' | 'test' }): PhantomQuestion[] {
   const r = seededRng(seed, studyId, 'phantom-questions');
+  const pr = prior ? seededRng(seed, studyId, 'phantom-text-prior') : undefined;
+  /** The closed question's wording: the seeded draw, or under a prior the cue (train: w.p. strength) or the anti-cue (test). */
+  const closed = (wordings: [string, string], answer: 'yes' | 'no'): Pick<PhantomQuestion, 'question' | 'prior'> => {
+    const drawn = r.pick(wordings); // always drawn, so the draws after it are those of a set without a prior
+    if (!prior || !pr) return { question: drawn };
+    const cue = answer === 'yes' ? 0 : 1;
+    const aligned = prior.split === 'train' ? pr.next() < prior.textPrior.strength : false;
+    return { question: wordings[aligned ? cue : 1 - cue], prior: aligned ? 'aligned' : 'counter' };
+  };
   const out: PhantomQuestion[] = [];
   const byType = new Map(findings.map((f) => [f.type, f]));
   // Closed: one about a present finding (when any), one about an absent one, and the normal/abnormal one.
@@ -118,14 +155,14 @@ export function questionsFor(seed: number | string, studyId: string, findings: F
   const absent = PRESENCE.filter((p) => !byType.has(p.type));
   if (present.length) {
     const p = r.pick(present);
-    out.push({ question: r.pick(p.q), answer: 'yes', answerType: 'CLOSED', questionType: 'PRES' });
+    out.push({ ...closed(p.q, 'yes'), answer: 'yes', answerType: 'CLOSED', questionType: 'PRES' });
   }
   if (absent.length) {
     const p = r.pick(absent);
-    out.push({ question: r.pick(p.q), answer: 'no', answerType: 'CLOSED', questionType: 'PRES' });
+    out.push({ ...closed(p.q, 'no'), answer: 'no', answerType: 'CLOSED', questionType: 'PRES' });
   }
   out.push({
-    question: r.pick(['Is this a normal chest x-ray?', 'Is this chest radiograph normal?']),
+    ...closed(NORMAL_WORDINGS, findings.length ? 'no' : 'yes'),
     answer: findings.length ? 'no' : 'yes',
     answerType: 'CLOSED',
     questionType: 'ABN',

@@ -139,3 +139,22 @@ describe('results table with intervals and p-values', () => {
     expect(html).not.toMatch(/<script|<link|<img|https?:\/\/(?!www\.w3\.org)/);
   });
 });
+
+describe('grounding columns', () => {
+  test('shown after the paper columns only when present, with intervals; hallucination rate: lowest is best', () => {
+    expect(renderResultsTable(demoRows, 'vqa').markdown).not.toMatch(/Blind gap|Counter-prior|Lesion sensitivity|Hallucination/);
+    const stats = vqaStats([0, 1]);
+    const g = { sft: [40, 30, 0.2, 20], dpo: [35, 25, 0.1, 30], mmedpo: [45, 33, 0.3, 10] } as Record<string, number[]>;
+    for (const v of stats.variants) {
+      const x = g[v.variant];
+      if (x) Object.assign(v.metrics, { counter_prior_accuracy: iv(x[0]!, x[0]! - 5, x[0]! + 5), blind_gap: iv(x[1]!, x[1]! - 4, x[1]! + 4), lesion_sensitivity: iv(x[2]!, 0, 2 * x[2]!), hallucination_rate: iv(x[3]!, x[3]! - 3, x[3]! + 3) });
+    }
+    const lines = renderResultsTable(demoRows, 'vqa', stats).markdown.split('\n');
+    expect(lines[0]).toBe('| Model | Open recall | Closed accuracy | Closed accuracy (strict) | Counter-prior accuracy | Blind gap (points) | Lesion sensitivity (nats) | Hallucination rate |');
+    expect(lines.find((l) => l.startsWith('| base |'))).toMatch(/\| – \| – \| – \| – \|$/);
+    expect(lines.find((l) => l.startsWith('| + MMedPO |'))).toContain('**45.00 [40.00, 50.00]** | **33.00 [29.00, 37.00]** | **0.30 [0.00, 0.60]** | **10.00 [7.00, 13.00]** |');
+    expect(lines.find((l) => l.startsWith('| + DPO |'))).toContain('| 30.00 [27.00, 33.00] |');
+    const csv = renderResultsTable(demoRows, 'vqa', stats).csv.split('\n');
+    expect(csv[0]).toContain('Blind gap (points),Blind gap (points) CI low,Blind gap (points) CI high');
+  });
+});

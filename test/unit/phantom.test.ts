@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { drawFindings, generateStudy, studyId } from '../../core/phantom';
+import { drawFindings, generateStudy, PhantomLayout, questionsFor, studyId } from '../../core/phantom';
 import { sha256Hex } from '../../lib/hash';
 import { loadDataset } from '../../lib/datasets';
 import { writePhantom } from '../../lib/phantom';
@@ -107,5 +107,48 @@ describe('phantom-cxr generator', () => {
       const where = s.questions.find((q) => q.questionType === 'POS' && q.question.startsWith('Where'));
       if (where) expect(s.findings.map((f) => f.lobe)).toContain(where.answer);
     }
+  });
+
+  test('text prior: train wordings cue the answer at the strength, the test split is counter-prior, nothing else changes', () => {
+    const seed = 3, n = 400;
+    // The closed questions' wording → the answer it cues (wording 0 of each pair cues "yes").
+    const cueOf = (q: string) => (/^(Is there a pleural effusion|Is the heart enlarged|Is there a pneumothorax|Is there a lung nodule|Is there a lung mass|Is there consolidation|Is this a normal chest x-ray)\?$/.test(q) ? 'yes' : 'no');
+    const counts = { train: { aligned: 0, closed: 0, cueRight: 0 }, test: { aligned: 0, closed: 0, cueRight: 0 } };
+    for (let i = 0; i < n; i++) {
+      const id = studyId(i), f = drawFindings(seed, id);
+      const plain = questionsFor(seed, id, f);
+      const split = i < n / 2 ? 'train' : 'test';
+      const withPrior = questionsFor(seed, id, f, { textPrior: { strength: 0.9 }, split });
+      expect(plain.every((q) => q.prior === undefined)).toBe(true);
+      // Same questions, answers and types; only closed wordings may differ, and only between the pair's two wordings.
+      expect(withPrior.map((q) => [q.answer, q.answerType, q.questionType])).toEqual(plain.map((q) => [q.answer, q.answerType, q.questionType]));
+      withPrior.forEach((q, k) => {
+        if (q.answerType === 'OPEN') return expect([q.question, q.prior]).toEqual([plain[k]!.question, undefined]);
+        const c = counts[split];
+        c.closed++;
+        if (q.prior === 'aligned') c.aligned++;
+        expect(q.prior === 'aligned').toBe(cueOf(q.question) === q.answer);
+        if (cueOf(q.question) === q.answer) c.cueRight++;
+      });
+    }
+    // Answering from the wording alone: ~90% right on train, always wrong on the counter-prior test split.
+    expect(counts.train.cueRight / counts.train.closed).toBeGreaterThan(0.85);
+    expect(counts.train.cueRight / counts.train.closed).toBeLessThan(0.95);
+    expect(counts.test).toEqual({ aligned: 0, closed: counts.test.closed, cueRight: 0 });
+    expect(counts.test.closed).toBeGreaterThan(300);
+    // Deterministic from the seed; phantom.json lists every closed row with its prior, by qid.
+    const o = { seed, studies: 6, size: 64, testFraction: 0.5, textPrior: { strength: 0.8 } };
+    const layout = new PhantomLayout(o);
+    for (let i = 0; i < 6; i++) {
+      expect(generateStudy(o, i).questions).toEqual(generateStudy(o, i).questions);
+      layout.add(generateStudy(o, i));
+    }
+    const pj = layout.phantomJson() as { textPrior: { strength: number }; items: { priors: { qid: number; prior: string }[] }[] };
+    expect(pj.textPrior.strength).toBe(0.8);
+    const rows = new Map([...layout.trainset, ...layout.testset].map((r) => [r.qid, r]));
+    const listed = pj.items.flatMap((it) => it.priors);
+    expect(listed.length).toBe([...rows.values()].filter((r) => r.answer_type === 'CLOSED').length);
+    for (const p of listed) expect((cueOf(rows.get(p.qid)!.question) === rows.get(p.qid)!.answer) === (p.prior === 'aligned')).toBe(true);
+    expect(() => generateStudy({ ...o, textPrior: { strength: 0.4 } }, 0)).toThrow(/strength must be in \[0.5, 1\], got 0.4/);
   });
 });
