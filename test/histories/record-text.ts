@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { storeDebateTranscript, storeTextPair } from '../../activities/text';
 import { parseCampaignConfig } from '../../core/config';
-import { resolveRuntime } from '../../lib/env';
+import { artifactStore, resolveRuntime } from '../../lib/env';
 import { connectClient, createWorker, WORKFLOWS_PATH } from '../../lib/temporal';
 import { modelActivities } from '../../activities/models';
 import { createModelWorkers } from '../../workers/models';
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
       {
         campaignSeed: 1,
         itemId: 'record-1',
-        groundTruth: 'Large right pneumothorax with mediastinal shift.',
+        textKey: (await artifactStore().putJson('item-texts', { id: 'record-1', kind: 'report', answer: 'Large right pneumothorax with mediastinal shift.' })).key,
         kind: 'report',
         config: { models: config.models, curation: config.curation, debate: config.debate },
         alsoSingleAgent: true,

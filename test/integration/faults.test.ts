@@ -55,6 +55,8 @@ beforeAll(async () => {
   info = await stackUp({ home, temporalPort: await freePort(), minioPort: await freePort(), minioConsolePort: await freePort(), headless: true });
   env = { MMEDPO_UI_URL: undefined, ...stackEnv(info), MMEDPO_HOME: home, MMEDPO_QUEUE_PREFIX: '', MMEDPO_TASK_QUEUE: undefined };
   workers.curation = spawnWorker('curation', 'curation', env, path.join(home, 'logs'));
+  // Model calls (offline engines included) run on the role queues, served by the model workers.
+  workers.models = spawnWorker('models', 'models', env, path.join(home, 'logs'));
   connection = await Connection.connect({ address: info.temporalAddress });
   client = new Client({ connection, namespace: 'default', dataConverter: dataConverter(stackEnv(info)) });
 }, 180_000);
@@ -151,11 +153,13 @@ describe('an endpoint that throttles, fails and garbles its replies', () => {
     });
     const cfgFile = path.join(home, 'endpoint-config.json');
     fs.writeFileSync(cfgFile, JSON.stringify(epCfg()));
+    await workers.models?.kill9(); // the role queues are served by this config's model workers only
     workers.models = spawnWorker('models', 'models', { ...env, MMEDPO_CONFIG: cfgFile }, path.join(home, 'logs'));
   }, 60_000);
   afterAll(async () => {
     await workers.models?.kill9();
     await fake?.close();
+    workers.models = spawnWorker('models', 'models', env, path.join(home, 'logs')); // back to the default roles
   });
 
   it('retries 429, 500, empty bodies and invalid JSON; quarantines only the refused item; the same keys as an undisturbed run', async () => {

@@ -11,7 +11,8 @@ describe('workflow replay against saved histories', () => {
     const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json'));
     expect(files.length).toBeGreaterThan(0);
     const r = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(DIR, 'replay.ts')], { encoding: 'utf8', timeout: 120_000 });
-    const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { history: string; ok: boolean; error?: string });
+    // The SDK's own log lines (a failed replay warns on stdout) are not results: only JSON lines are.
+    const lines = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { history: string; ok: boolean; error?: string });
     expect(lines.map((l) => l.history).sort()).toEqual(files.sort());
     expect(lines.filter((l) => !l.ok)).toEqual([]);
     expect(r.status).toBe(0);
