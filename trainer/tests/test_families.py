@@ -73,3 +73,24 @@ def test_unknown_model_type_fails_with_one_line(tiny_dir, demo, tmp_path):
         assert p.returncode == 2 and len(lines) == 1, p.stderr[-2000:]
         assert "'blip_2'" in lines[0] and all(f in lines[0] for f in FAMILIES)
         assert "Traceback" not in p.stderr
+
+
+def test_tiny_llava_language_side_starts_at_width_scaled_std(tiny_dir):
+    """The built-in model's language model, projector and LM head are drawn at std 1/√hidden, not Llama's 0.02
+    (families.tiny_llava: at 0.02 the 64-wide model's SFT never left the question prior on the phantom set);
+    the vision tower keeps CLIP's own initialisation."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_dir)
+    hidden = model.config.text_config.hidden_size
+    want = hidden ** -0.5
+    assert model.config.text_config.initializer_range == pytest.approx(want)
+    for name in ("model.language_model.embed_tokens.weight", "model.language_model.layers.0.self_attn.q_proj.weight",
+                 "model.language_model.layers.1.mlp.down_proj.weight", "model.multi_modal_projector.linear_1.weight",
+                 "lm_head.weight"):
+        w = dict(model.named_parameters())[name].detach()
+        assert float(w.std()) == pytest.approx(want, rel=0.15), name
+    patch = dict(model.named_parameters())["model.vision_tower.embeddings.patch_embedding.weight"]
+    assert float(patch.detach().std()) < 0.05  # CLIP's initializer_range (0.02), untouched
+    assert torch.isfinite(patch).all()
