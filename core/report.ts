@@ -274,15 +274,20 @@ export function svgBarChart(title: string, bars: ReadonlyArray<{ name: string; v
   const pad = { l: 200, r: 56, t: 28 };
   const h = pad.t + rowH * bars.length + 10;
   const max = Math.max(1e-9, ...bars.flatMap((b) => [b.value, b.hi ?? Number.NaN]).filter(Number.isFinite));
-  const X = (v: number) => pad.l + Math.max(0, (v / max) * (w - pad.l - pad.r));
+  // A metric that can be negative (blind gap, lesion sensitivity) gets an axis from its lowest value: bars grow
+  // from 0 either way; all-positive metrics keep the axis at 0 on the left.
+  const min = Math.min(0, ...bars.flatMap((b) => [b.value, b.lo ?? Number.NaN]).filter(Number.isFinite));
+  const X = (v: number) => pad.l + Math.max(0, ((v - min) / (max - min)) * (w - pad.l - pad.r));
+  const zero = X(0);
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${escapeHtml(title)}">`];
   parts.push(`<text x="${w / 2}" y="18" text-anchor="middle" font-size="14">${escapeHtml(title)}</text>`);
   bars.forEach((b, i) => {
     const y = pad.t + i * rowH;
-    const bw = Number.isFinite(b.value) ? X(b.value) - pad.l : 0;
-    let labelX = pad.l + bw + 4;
+    const end = Number.isFinite(b.value) ? X(b.value) : zero;
+    const bw = Math.abs(end - zero);
+    let labelX = Math.max(zero, end) + 4;
     parts.push(`<text x="${pad.l - 6}" y="${y + 15}" text-anchor="end" font-size="11">${escapeHtml(b.name)}</text>`);
-    parts.push(`<rect x="${pad.l}" y="${y + 3}" width="${bw.toFixed(1)}" height="${rowH - 6}" fill="${PALETTE[i % PALETTE.length]}"/>`);
+    parts.push(`<rect x="${Math.min(zero, end).toFixed(1)}" y="${y + 3}" width="${bw.toFixed(1)}" height="${rowH - 6}" fill="${PALETTE[i % PALETTE.length]}"/>`);
     if (Number.isFinite(b.lo) && Number.isFinite(b.hi)) {
       const [x1, x2, cy] = [X(b.lo!), X(b.hi!), y + rowH / 2];
       parts.push(`<path class="ci" d="M${x1.toFixed(1)} ${cy}H${x2.toFixed(1)}M${x1.toFixed(1)} ${cy - 5}V${cy + 5}M${x2.toFixed(1)} ${cy - 5}V${cy + 5}" stroke="#222" stroke-width="1.2" fill="none"><title>${escapeHtml(`${b.name}: ${b.value.toFixed(2)} [${b.lo!.toFixed(2)}, ${b.hi!.toFixed(2)}]`)}</title></path>`);
@@ -501,9 +506,9 @@ ${svgBarChart('quarantined per stage', [...byStage].map(([name, value]) => ({ na
 /**
  * Self-contained HTML: results table, metric bars per variant, training curves, notes. With
  * statistics: intervals in the table and as error bars, the paired differences as a table and a
- * forest plot per metric, and the procedure's footnote. The results table's columns are the format's
- * RESULTS_COLUMNS, then any metric the statistics hold that no column shows (by its key), each with
- * its interval. With `gallery`, `scores`, `quarantine`: the curated pairs, the score histograms per
+ * forest plot per metric, and the procedure's footnote. The results table's columns are those of the
+ * Markdown table (resultsColumns: the format's RESULTS_COLUMNS, then the grounding columns present), then any
+ * metric the statistics hold that no column shows (by its key), each with its interval. With `gallery`, `scores`, `quarantine`: the curated pairs, the score histograms per
  * branch and the quarantine counts; with DPO curves, reward margins and accuracies per step.
  * Images are embedded only as data: URLs (anything else is shown as "not found").
  */
@@ -520,13 +525,15 @@ export function renderHtmlReport(input: {
 }): string {
   checkFormat(input.format);
   const stats = input.statistics;
-  const known = new Set(RESULTS_COLUMNS[input.format].map((c) => c.key));
+  // The results table's columns (the format's, then the grounding metrics present), as in the Markdown table.
+  const named = resultsColumns(input.format, input.rows, stats);
+  const known = new Set(named.map((c) => c.key));
   // Metrics the statistics carry that no column of the format names yet: shown under their key, so a
   // new metric is never silently left out of the report.
   const extra: ResultsColumn[] = [...new Set((stats?.variants ?? []).flatMap((v) => Object.keys(v.metrics)))]
     .filter((k) => !known.has(k))
     .map((k) => ({ header: k, key: k, value: (t: Record<string, number>) => num(t, k) }));
-  const cols = [...RESULTS_COLUMNS[input.format], ...extra];
+  const cols = [...named, ...extra];
   const ordered = orderRows(input.rows);
   const cell = (x: MetricInterval | { estimate: number } | undefined) =>
     !x ? '–' : hasInterval(x) ? `${x.estimate.toFixed(2)} <small>[${x.lo.toFixed(2)}, ${x.hi.toFixed(2)}]</small>` : x.estimate.toFixed(2);

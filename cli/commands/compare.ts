@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { CampaignResult, MetricInterval, PairedComparison, ResultsStatistics } from '../../core/contracts';
-import { cellOf, comparisonLabel, formatCell, formatDifference, orderRows, RESULTS_COLUMNS, variantLabel, type ResultsColumn, type ResultsFormat } from '../../core/report';
+import { cellOf, comparisonLabel, formatCell, formatDifference, GROUNDING_COLUMNS, orderRows, RESULTS_COLUMNS, resultsColumns, variantLabel, type ResultsColumn, type ResultsFormat } from '../../core/report';
 import { artifactStore } from '../../lib/env';
 import { connectClient } from '../../lib/temporal';
 import { action, printJson, UserError } from '../util';
@@ -107,7 +107,9 @@ export function compareCampaigns(snaps: readonly CampaignSnapshot[]): CampaignCo
   );
   const differing = new Set(artifacts.map((d) => d.path));
   const formats = [...new Set(snaps.map((s) => s.format))];
-  const columns: ResultsColumn[] = formats.flatMap((f) => RESULTS_COLUMNS[f]);
+  // Each format's columns, then the grounding columns (phantom sets) that any campaign's own table shows.
+  const shown = new Set(snaps.flatMap((s) => resultsColumns(s.format, Object.entries(s.results).map(([variant, totals]) => ({ variant, totals })), s.statistics ?? undefined).map((c) => c.key)));
+  const columns: ResultsColumn[] = [...formats.flatMap((f) => RESULTS_COLUMNS[f]), ...GROUNDING_COLUMNS.filter((c) => shown.has(c.key))];
   const variants = orderRows([...new Set(snaps.flatMap((s) => [...Object.keys(s.results), ...(s.statistics?.variants.map((v) => v.variant) ?? [])]))].map((variant) => ({ variant })));
   const rows = variants.map(({ variant }) => ({
     variant,
