@@ -43,7 +43,7 @@ export interface CampaignComparison {
   /** Artifact keys (string leaves of the manifests' artifacts, the reports left out: they name their campaign). */
   artifacts: { same: string[]; different: FieldDifference[] };
   table: {
-    columns: { header: string; key: string }[];
+    columns: { header: string; key: string; decimals?: number }[];
     /** Per variant (paper order), per campaign (in order), per column. */
     rows: { variant: string; label: string; cells: Cell[][] }[];
     comparisons: { variant: string; baseline: string; label: string; cells: ((MetricInterval & { p: number }) | null)[][] }[];
@@ -131,7 +131,7 @@ export function compareCampaigns(snaps: readonly CampaignSnapshot[]): CampaignCo
     campaigns: snaps.map((s, i) => ({ id: s.campaignId, label: label(i), configHash: s.configHash, format: s.format })),
     config,
     artifacts: { same: artifactPaths.filter((p) => !differing.has(p)), different: artifacts },
-    table: { columns: columns.map((c) => ({ header: c.header, key: c.key })), rows, comparisons },
+    table: { columns: columns.map((c) => ({ header: c.header, key: c.key, ...(c.decimals !== undefined ? { decimals: c.decimals } : {}) })), rows, comparisons },
     tablesEqual,
   };
 }
@@ -155,10 +155,10 @@ export function renderComparison(c: CampaignComparison): string {
   out.push('', '## Results', '');
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   out.push(`| Model | Campaign | ${c.table.columns.map((x) => esc(x.header)).join(' | ')} |`, `|---|---|${c.table.columns.map(() => '---:').join('|')}|`);
-  for (const r of c.table.rows) c.campaigns.forEach((k, i) => out.push(`| ${i === 0 ? esc(r.label) : ''} | ${k.label} | ${r.cells[i]!.map((x) => formatCell(x ?? undefined)).join(' | ')} |`));
+  for (const r of c.table.rows) c.campaigns.forEach((k, i) => out.push(`| ${i === 0 ? esc(r.label) : ''} | ${k.label} | ${r.cells[i]!.map((x, j) => formatCell(x ?? undefined, c.table.columns[j]!.decimals)).join(' | ')} |`));
   if (c.table.comparisons.length) {
     out.push(`| *paired difference [CI], p* | |${c.table.columns.map(() => ' ').join('|')}|`);
-    for (const r of c.table.comparisons) c.campaigns.forEach((k, i) => out.push(`| ${i === 0 ? esc(r.label) : ''} | ${k.label} | ${r.cells[i]!.map((x) => formatDifference(x ?? undefined)).join(' | ')} |`));
+    for (const r of c.table.comparisons) c.campaigns.forEach((k, i) => out.push(`| ${i === 0 ? esc(r.label) : ''} | ${k.label} | ${r.cells[i]!.map((x, j) => formatDifference(x ?? undefined, c.table.columns[j]!.decimals)).join(' | ')} |`));
   }
   out.push('', c.tablesEqual ? 'Tables: equal.' : 'Tables: differ.');
   out.push('', '## Config', '');

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { GROUNDING_KEYS, groundingStatistic, groundingTotals, groundingTotalsForResults, parsePythonJson, type GroundingRecord } from '../../core/grounding';
-import { GROUNDING_COLUMNS, renderHtmlReport, renderResultsTable } from '../../core/report';
+import { GROUNDING_COLUMNS, renderHtmlReport, renderResultsTable, svgBarChart } from '../../core/report';
 import { resultsStatistics, type ScoredRun } from '../../core/stats';
 import { seededRng } from '../../core/rng';
 import { trainerPython } from '../../activities/training/supervisor';
@@ -136,6 +136,15 @@ describe('grounding intervals (core/stats.ts)', () => {
     for (const v of stats.variants) for (const k of GROUNDING_KEYS) expect(v.metrics[k]).toBeUndefined();
     expect(renderResultsTable([{ variant: 'sft', totals: {} }], 'vqa', stats).markdown).not.toMatch(/Blind gap/);
   });
+});
+
+it('bar charts draw a negative value (blind gap, lesion sensitivity) left of zero, a positive one right of it', () => {
+  const svg = svgBarChart('t', [{ name: 'a', value: -2, lo: -3, hi: -1 }, { name: 'b', value: 4 }]);
+  const rects = [...svg.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+  expect(rects).toHaveLength(2);
+  const zero = rects[1]![0];
+  expect(rects[0]![0] + rects[0]![1]).toBeCloseTo(zero, 1);
+  expect(rects[0]![1] / rects[1]![1]).toBeCloseTo(0.5, 1);
 });
 
 describe('phantom ground truth: stored at ingest, staged for an evaluation', () => {
