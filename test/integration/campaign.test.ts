@@ -62,7 +62,8 @@ describe('campaign workflow', () => {
     for (const label of ['| base ', '| + SFT ', '| + DPO ', '| + MMedPO ']) expect(result.table).toContain(label);
     // A phantom set: every evaluation (base's too, with no adapter) also has its grounding metrics (trainer ground).
     expect(Object.values(manifest.artifacts.evaluations).map((e) => typeof e.grounding)).toEqual(['string', 'string', 'string', 'string']);
-    expect(result.table.split('\n')[0]).toContain('| Counter-prior accuracy | Blind gap (points) | Lesion sensitivity (nats) | Hallucination rate |');
+    // (no text prior here: no counter-prior question, so no counter-prior column)
+    expect(result.table.split('\n')[0]).toMatch(/\| Closed accuracy \(strict\) \| Blind gap \(points\) \| Lesion sensitivity \(nats\) \| Hallucination rate \|$/);
     const html = (await artifactStore().getBytes(result.reportKeys.html)).toString('utf8');
     expect(html).toContain('<table');
     // The report's gallery from this campaign's own records in S3 (activities/report-curation.ts): every
