@@ -1,5 +1,6 @@
 // The campaign's last step: results table (Markdown + CSV) with bootstrap intervals and paired
-// p-values (core/stats.ts, from each evaluation's per-item scores and predictions in S3), HTML report
+// p-values (core/stats.ts, from each evaluation's per-item scores and predictions in S3, and on a phantom
+// set its grounding records: core/grounding.ts), HTML report
 // with training curves (loss; DPO reward margins and accuracies per step), the curated pairs, score
 // histograms and quarantine counts (activities/report-curation.ts reads them from S3), and the
 // campaign manifest — config and its hash, seeds, prompt versions, model ids, package and git
@@ -9,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EvalOutcome, ResultsStatistics } from '../core/contracts';
 import { overlapWarnings } from '../core/dataset';
+import type { GroundingDocument } from '../core/grounding';
 import type { NormalizationStats } from '../core/normalize';
 import { parsePredictionsJsonl, type Convention, type ItemScores } from '../core/metrics';
 import { renderHtmlReport, renderResultsTable, type TrainingCurve } from '../core/report';
@@ -88,7 +90,9 @@ async function evaluationStatistics(input: ReportInput, format: 'vqa' | 'report'
   for (const e of input.evals) {
     const doc = await store.getJson<{ predictionsKey: string; convention: Convention; items: ItemScores[] }>(e.scoresKey);
     const predictions = parsePredictionsJsonl((await store.getBytes(doc.predictionsKey)).toString('utf8'));
-    runs.push({ variant: e.variant, seed: seedOf(e, input.config.seed), convention: doc.convention, predictions, perItem: doc.items });
+    // phantom sets: the grounding metrics' per-question records, resampled with the same items
+    const grounding = e.groundingKey ? (await store.getJson<GroundingDocument>(e.groundingKey)).items : undefined;
+    runs.push({ variant: e.variant, seed: seedOf(e, input.config.seed), convention: doc.convention, predictions, perItem: doc.items, ...(grounding ? { grounding } : {}) });
   }
   // A campaign started before evaluation.bootstrap existed carries a config without it: the defaults.
   const b: Partial<CampaignConfig['evaluation']['bootstrap']> = input.config.evaluation.bootstrap ?? {};
@@ -194,7 +198,7 @@ export async function writeCampaignReport(input: ReportInput): Promise<{ manifes
     // variant, or variant@seed for a run with an explicit training seed (training.seeds)
     adapters: Object.fromEntries(input.trains.filter((t) => t.adapterKey).map((t) => [t.seed === undefined ? t.variant : `${t.variant}@${t.seed}`, { adapter: t.adapterKey, metrics: t.metricsKey, ...(t.quarantineKey ? { quarantine: t.quarantineKey } : {}) }])),
     // One entry per evaluation: the variant's name, or variant@seed for an evaluation with an explicit training seed.
-    evaluations: Object.fromEntries(input.evals.map((e) => [e.seed === undefined ? e.variant : `${e.variant}@${e.seed}`, { predictions: e.predictionsKey, scores: e.scoresKey }])),
+    evaluations: Object.fromEntries(input.evals.map((e) => [e.seed === undefined ? e.variant : `${e.variant}@${e.seed}`, { predictions: e.predictionsKey, scores: e.scoresKey, ...(e.groundingKey ? { grounding: e.groundingKey } : {}) }])),
     reports: reportKeys,
   };
   const manifest = {

@@ -1,6 +1,7 @@
 // Training-queue activities of the campaign: train one variant (the durable
 // trainer activity) and evaluate one variant (batched generation on the test
-// split with the trainer, then every metric). Registered by the training worker.
+// split with the trainer, then every metric; on a phantom set also the grounding
+// metrics, `trainer ground`). Registered by the training worker.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,11 +9,13 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { TrainingConfigSchema, type CampaignConfig, type VariantName } from '../core/config';
 import type { EvalOutcome, EvaluateVariantInput, TrainOutcome } from '../core/contracts';
+import { groundingTotalsForResults, parsePythonJson, type GroundingDocument, type GroundingRecord } from '../core/grounding';
 import { promptOf } from '../core/preference';
 import { artifactStore } from '../lib/env';
 import { scorePredictions } from './evaluation';
 import type { DatasetManifest } from './ingest';
 import { defaultSlotPool, fetchAdapterDir, logTrackingMetrics, resolveBaseModel, runTraining, type SlotPool } from './training';
+import { stagePhantomTestbed } from './training/grounding';
 import { checkTrainerExit, startTrainer } from './training/supervisor';
 
 export interface TrainVariantInput {
@@ -52,7 +55,13 @@ export async function trainVariant(input: TrainVariantInput, slots?: SlotPool, p
 
 // ---------------------------------------------------------------- evaluation
 
-/** Generates answers for the test split with the variant's adapter (on one of the worker's slots), then scores them. */
+/**
+ * Generates answers for the test split with the variant's adapter (on one of the worker's slots), then scores them.
+ * On a phantom set (VQA) the same model, in the same slot, then gives the grounding metrics of the split from the
+ * set's ground truth (`trainer ground` on the testbed staged from S3, activities/training/grounding.ts): the
+ * document (per-question records, each with its item id) goes to S3 under `grounding/` (groundingKey) and the
+ * metrics the results table shows (core/report.ts GROUNDING_COLUMNS) join the evaluation's totals.
+ */
 export async function evaluateVariant(input: EvaluateVariantInput, slots?: SlotPool): Promise<EvalOutcome> {
   const store = artifactStore();
   const training = TrainingConfigSchema.parse(input.training); // defaults for fields newer than the campaign's config
@@ -76,33 +85,34 @@ export async function evaluateVariant(input: EvaluateVariantInput, slots?: SlotP
       rows.push(JSON.stringify({ id: it.id, image: local, prompt: promptOf(it) }));
     }
     fs.writeFileSync(path.join(work, 'input.jsonl'), rows.join('\n') + '\n');
+    // The grounding testbed (phantom sets): staged before the slot is taken, like the generation's input.
+    const testbed = kind === 'vqa' ? await stagePhantomTestbed(m, input.split, path.join(work, 'phantom')) : undefined;
     const model = await resolveBaseModel(input.baseModelKey ?? input.training.baseModel, input.baseModelSeed ?? input.seed);
     const adapterArgs: string[] = [];
     for (const k of input.adapterKeys) adapterArgs.push('--adapter', await fetchAdapterDir(k));
+    const modelArgs = ['--model', model, ...adapterArgs, '--device', input.training.device, '--dtype', training.dtype, ...(training.chatTemplate ? ['--chat-template', training.chatTemplate] : [])];
     const pool = slots ?? (await defaultSlotPool());
     const held = await pool.acquire(1, () => Context.current().heartbeat(), Context.current().cancellationSignal);
     try {
-      // The trainer prints one JSON progress line per batch on stdout: each is a heartbeat. Pinned to its slot's
-      // GPU like a training run, so evaluations side by side never share one; a cancellation stops it.
+      // The trainer prints one JSON progress line per batch on stdout: each is a heartbeat (and one every second
+      // while it lives). Pinned to its slot's GPU like a training run, so evaluations side by side never share one;
+      // a cancellation stops it.
       const beat = () => Context.current().heartbeat();
-      const x = await startTrainer({
-        what: 'trainer generate',
-        args: [
-          '-m', 'trainer', 'generate',
-          '--model', model, ...adapterArgs,
-          '--input', path.join(work, 'input.jsonl'), '--image-dir', imgDir, '--output', path.join(work, 'out.jsonl'),
-          '--max-new-tokens', String(kind === 'report' ? input.evaluation.maxNewTokensReport : input.evaluation.maxNewTokensVqa),
-          '--temperature', String(input.evaluation.temperature), '--seed', String(input.seed), '--device', input.training.device,
-          '--dtype', training.dtype, ...(training.chatTemplate ? ['--chat-template', training.chatTemplate] : []),
-        ],
-        gpus: pool.gpus ? held : null,
-        onEvent: beat,
-        onTick: beat,
-        signal: Context.current().cancellationSignal,
-      }).exited;
-      // stopped by the worker's shutdown, not by the workflow: a retry (on another worker) runs it again
-      if (x.cancelled && Context.current().cancellationDetails?.workerShutdown) throw ApplicationFailure.retryable('trainer generate stopped by worker shutdown', 'TrainerPreempted');
-      checkTrainerExit(x, 'trainer generate');
+      const run = async (what: string, args: string[]) => {
+        const x = await startTrainer({ what, args: ['-m', 'trainer', ...args], gpus: pool.gpus ? held : null, onEvent: beat, onTick: beat, signal: Context.current().cancellationSignal }).exited;
+        // stopped by the worker's shutdown, not by the workflow: a retry (on another worker) runs it again
+        if (x.cancelled && Context.current().cancellationDetails?.workerShutdown) throw ApplicationFailure.retryable(`${what} stopped by worker shutdown`, 'TrainerPreempted');
+        checkTrainerExit(x, what);
+      };
+      await run('trainer generate', [
+        'generate', ...modelArgs,
+        '--input', path.join(work, 'input.jsonl'), '--image-dir', imgDir, '--output', path.join(work, 'out.jsonl'),
+        '--max-new-tokens', String(kind === 'report' ? input.evaluation.maxNewTokensReport : input.evaluation.maxNewTokensVqa),
+        '--temperature', String(input.evaluation.temperature), '--seed', String(input.seed),
+      ]);
+      // Lesion/control noise seeded by the campaign seed (the base model's seed), not the training seed: every
+      // variant and training seed is graded with the same ε, so their differences are paired on it too.
+      if (testbed) await run('trainer ground', ['ground', ...modelArgs, '--phantom', testbed.root, '--split', testbed.split, '--output', path.join(work, 'ground.json'), '--seed', String(noiseSeed(input))]);
     } finally {
       pool.release(held);
     }
@@ -118,9 +128,26 @@ export async function evaluateVariant(input: EvaluateVariantInput, slots?: SlotP
       });
     const predictionsKey = (await store.putBytes('predictions', Buffer.from(preds.map((p) => JSON.stringify(p)).join('\n') + '\n'), { ext: '.jsonl' })).key;
     const s = await scorePredictions({ predictionsKey, format: kind === 'report' ? 'report' : 'vqa', convention: input.evaluation.convention });
-    if (training.reportTo.includes('mlflow')) await logTrackingMetrics(input.campaignId, input.variant, input.seed, training, s.totals);
-    return { variant: input.variant, predictionsKey, scoresKey: s.scoresKey, totals: s.totals };
+    let totals = s.totals;
+    let groundingKey: string | undefined;
+    if (testbed) {
+      const g = await storeGrounding(path.join(work, 'ground.json'), testbed.split, noiseSeed(input), testbed.idOf);
+      groundingKey = g.key;
+      totals = { ...totals, ...groundingTotalsForResults(g.totals) };
+    }
+    if (training.reportTo.includes('mlflow')) await logTrackingMetrics(input.campaignId, input.variant, input.seed, training, totals);
+    return { variant: input.variant, predictionsKey, scoresKey: s.scoresKey, totals, ...(groundingKey ? { groundingKey } : {}) };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The seed of the grounding metrics' lesion/control noise: the campaign seed, whatever the training seed. */
+const noiseSeed = (input: EvaluateVariantInput) => input.baseModelSeed ?? input.seed;
+
+/** The trainer's ground.json (NaN where no question qualifies) as a content-addressed GroundingDocument, records keyed by item id. */
+async function storeGrounding(file: string, split: string, seed: number, idOf: ReadonlyMap<number, string>): Promise<{ key: string; totals: GroundingDocument['totals'] }> {
+  const raw = parsePythonJson<{ totals: GroundingDocument['totals']; items: GroundingRecord[] }>(fs.readFileSync(file, 'utf8'));
+  const doc: GroundingDocument = { what: 'trainer ground', split, noiseSeed: seed, totals: raw.totals, items: raw.items.map((r) => ({ ...r, id: idOf.get(r.qid) })) };
+  return { key: (await artifactStore().putJson('grounding', doc)).key, totals: raw.totals };
 }

@@ -20,7 +20,7 @@ export interface PrepareInput {
   seed: number;
 }
 
-/** Real datasets are used where they are; the phantom set is generated once per (seed, size, studies). */
+/** Real datasets are used where they are; the phantom set is generated once per (seed, size, studies, test fraction, text prior). */
 export async function prepareDataset(input: PrepareInput): Promise<{ format: string; root: string }> {
   const d = input.dataset;
   const root = path.resolve(PROJECT_ROOT, d.root);
@@ -28,7 +28,9 @@ export async function prepareDataset(input: PrepareInput): Promise<{ format: str
     if (!fs.existsSync(root)) throw ApplicationFailure.nonRetryable(`dataset root ${root} does not exist`, 'BadInput');
     return { format: d.format, root };
   }
-  await ensurePhantomDataset({ out: root, studies: d.phantom.studies, size: d.phantom.size, seed: input.seed, testFraction: d.phantom.testFraction });
+  // A campaign started before textPrior existed carries no such field: no prior, the set as it was.
+  const textPrior = d.phantom.textPrior;
+  await ensurePhantomDataset({ out: root, studies: d.phantom.studies, size: d.phantom.size, seed: input.seed, testFraction: d.phantom.testFraction, ...(textPrior !== undefined ? { textPrior: { strength: textPrior } } : {}) });
   return { format: 'phantom', root };
 }
 

@@ -3,7 +3,9 @@
 // `imageKeys` are the canonical images — what the visual tool, the noise, the trainer, generation and
 // the served target read; `originalImageKeys` and `images[]` keep the originals and the transform
 // for provenance. Bad rows, bad images and paths leaving the dataset root are quarantined with their
-// reason (an unsafe path is never read).
+// reason (an unsafe path is never read). A phantom set's ground truth (phantom.json, the question files,
+// each image's lesion mask) is stored too (`DatasetManifest.phantom`), so an evaluation on any machine
+// can stage the grounding testbed (`python -m trainer ground`) from S3.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -34,6 +36,51 @@ interface ScanFile {
   splits: string[];
   items: DatasetItem[];
   problems: DatasetProblem[];
+  /** A phantom set's ground-truth files (stored by the scan) and each image's mask path (stored by the chunks). */
+  phantom?: { files: Record<string, string>; maskOf: Record<string, string> };
+}
+
+/**
+ * A phantom set's ground truth in S3 (keys only): what `python -m trainer ground` reads from a phantom root,
+ * so the training worker (maybe another machine) stages the testbed from S3 instead of trusting a local folder.
+ */
+export interface PhantomTruth {
+  /** phantom.json, trainset.json, testset.json (those present) → S3 key of the file as written. */
+  files: Record<string, string>;
+  /** Mask path relative to the root (masks/<study>.png, phantom.json items[].mask) → S3 key, for every kept image. */
+  masks: Record<string, string>;
+}
+
+/** The phantom ground-truth files the grounding metrics read (trainer/grounding.py load_testbed). */
+const PHANTOM_TRUTH_FILES = ['phantom.json', 'trainset.json', 'testset.json'] as const;
+
+/** Stores a phantom set's ground-truth files; undefined when the root has no phantom.json (not a generated set). */
+async function storePhantomTruth(root: string): Promise<ScanFile['phantom']> {
+  const store = artifactStore();
+  const read = async (name: string) => {
+    try {
+      return await fs.readFile(resolveInside(root, name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  };
+  const pj = await read('phantom.json');
+  if (!pj) return undefined;
+  let items: { image?: unknown; mask?: unknown }[];
+  try {
+    items = (JSON.parse(pj.toString('utf8')) as { items?: { image?: unknown; mask?: unknown }[] }).items ?? [];
+  } catch (e) {
+    throw ApplicationFailure.nonRetryable(`phantom.json: not valid JSON: ${(e as Error).message}`, 'DatasetError');
+  }
+  const files: Record<string, string> = {};
+  for (const name of PHANTOM_TRUTH_FILES) {
+    const bytes = name === 'phantom.json' ? pj : await read(name);
+    if (bytes) files[name] = (await store.putBytes('phantom-truth', bytes, { ext: '.json', contentType: 'application/json' })).key;
+  }
+  const maskOf: Record<string, string> = {};
+  for (const it of items) if (typeof it.image === 'string' && typeof it.mask === 'string') maskOf[it.image] = it.mask;
+  return { files, maskOf };
 }
 
 export interface ManifestItem {
@@ -83,6 +130,8 @@ export interface DatasetManifest {
   quarantined: QuarantinedItem[];
   /** Images and questions shared between splits (images identified by their canonical key). */
   overlap: SplitOverlap;
+  /** Phantom sets only: the ground truth the grounding metrics need (absent for every other format). */
+  phantom?: PhantomTruth;
   stats: { items: number; images: number; quarantined: number; transformedImages: number; sharedImages: number; repeatedQuestions: number };
 }
 
@@ -90,6 +139,8 @@ interface ChunkFile {
   items: { id: string; textKey: string; imageKeys: string[]; originalImageKeys: string[] }[];
   images: ManifestImage[];
   quarantined: QuarantinedItem[];
+  /** Phantom sets: the lesion masks of this chunk's images (path relative to the root → S3 key). */
+  masks?: { path: string; key: string }[];
 }
 
 /** Reads the folder without decoding images (chunks decode them, durably and in parallel). */
@@ -101,7 +152,8 @@ export async function scanDataset(input: ScanInput): Promise<ScanResult> {
     if (e instanceof DatasetError) throw ApplicationFailure.nonRetryable(e.message, 'DatasetError');
     throw e;
   }
-  const scan: ScanFile = { format: d.format, splits: d.splits, items: d.items, problems: d.problems };
+  const phantom = d.format === 'phantom' ? await storePhantomTruth(d.root) : undefined;
+  const scan: ScanFile = { format: d.format, splits: d.splits, items: d.items, problems: d.problems, ...(phantom ? { phantom } : {}) };
   const put = await artifactStore().putJson('scans', scan);
   return { scanKey: put.key, items: d.items.length, problems: d.problems.length };
 }
@@ -164,7 +216,8 @@ export async function ingestChunk(input: ChunkInput): Promise<ChunkResult> {
   const scan = await store.getJson<ScanFile>(input.scanKey);
   const items = scan.items.slice(input.start, input.end);
   const done = new Map<string, ManifestImage | { error: string }>();
-  const out: ChunkFile = { items: [], images: [], quarantined: [] };
+  const out: ChunkFile = { items: [], images: [], quarantined: [], ...(scan.phantom ? { masks: [] } : {}) };
+  const masksDone = new Set<string>();
   let n = 0;
   for (const it of items) {
     const keys: string[] = [];
@@ -201,11 +254,34 @@ export async function ingestChunk(input: ChunkInput): Promise<ChunkResult> {
       } else failure ??= r.error;
     }
     if (failure) out.quarantined.push({ itemId: it.id, file: it.file, row: it.row, stage: 'ingest', reason: failure });
-    else out.items.push({ id: it.id, textKey: (await store.putJson('item-texts', text)).key, imageKeys: keys, originalImageKeys: originals });
+    else {
+      out.items.push({ id: it.id, textKey: (await store.putJson('item-texts', text)).key, imageKeys: keys, originalImageKeys: originals });
+      // A phantom image's lesion mask, as written (the grounding metrics read it; curation does not).
+      for (const img of it.images) {
+        const mask = scan.phantom?.maskOf[img];
+        if (!mask || masksDone.has(mask)) continue;
+        masksDone.add(mask);
+        const key = await storeMask(input.root, mask);
+        if (key) out.masks!.push({ path: mask, key });
+      }
+    }
     Context.current().heartbeat(++n);
   }
   const put = await store.putJson('ingest-chunks', out);
   return { chunkKey: put.key, ok: out.items.length, quarantined: out.quarantined.length };
+}
+
+/** A mask file's S3 key; undefined when it cannot be read for a reason of the data (no grounding for that study). */
+async function storeMask(root: string, mask: string): Promise<string | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(resolveInside(root, mask));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof UnsafePathError || code === 'ENOENT' || (code && DATA_FS_ERRORS.has(code))) return undefined;
+    throw e;
+  }
+  return (await artifactStore().putBytes('masks', bytes, { ext: '.png', contentType: 'image/png' })).key;
 }
 
 export interface ManifestInput {
@@ -227,10 +303,12 @@ export async function writeManifest(input: ManifestInput): Promise<ManifestResul
   const uploaded = new Map<string, ChunkFile['items'][number]>();
   const imagesByPath = new Map<string, ManifestImage>();
   const quarantined: QuarantinedItem[] = [];
+  const masks = new Map<string, string>();
   for (const key of input.chunkKeys) {
     const c = await store.getJson<ChunkFile>(key);
     for (const it of c.items) uploaded.set(it.id, it);
     for (const im of c.images) imagesByPath.set(im.path, im);
+    for (const mk of c.masks ?? []) masks.set(mk.path, mk.key);
     quarantined.push(...c.quarantined);
   }
   // Row-level problems from the scan: rows without an item (malformed, unsafe paths) are quarantined
@@ -277,6 +355,19 @@ export async function writeManifest(input: ManifestInput): Promise<ManifestResul
     images,
     quarantined,
     overlap,
+    ...(scan.phantom
+      ? {
+          phantom: {
+            files: scan.phantom.files,
+            // the masks of the kept items' images
+            masks: Object.fromEntries([...used].sort().flatMap((p) => {
+              const mask = scan.phantom!.maskOf[p];
+              const key = mask ? masks.get(mask) : undefined;
+              return mask && key ? [[mask, key]] : [];
+            })),
+          },
+        }
+      : {}),
     stats: {
       items: items.length,
       images: canonical.size,

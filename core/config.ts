@@ -10,6 +10,8 @@ import { DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES } from './stats';
 import { DEFAULT_OUTAGE_BUDGET_HOURS } from './faults';
 import TRAINER_DEFAULTS from '../trainer/defaults.json';
 
+const TEXT_PRIOR_EXPECTED = 'a number in [0.5, 1]: the share of closed train questions worded to cue their own answer (0.5: no shortcut)';
+
 /** dataset.maxTextBytes default: 256 KiB. */
 export const DEFAULT_MAX_TEXT_BYTES = 256 * 1024;
 
@@ -176,6 +178,12 @@ export const CampaignConfigSchema = z
             studies: z.number().int().positive().default(300),
             size: z.number().int().min(64).max(2048).default(256),
             testFraction: z.number().min(0).max(0.9).default(0.2),
+            /**
+             * A planted text prior (core/phantom TextPrior, README "The grounding testbed"): each closed train question
+             * gets the wording that cues its own answer with this probability, every closed test question the wording
+             * that cues the other answer (the counter-prior split). Absent: no prior, the set byte for byte as before.
+             */
+            textPrior: z.number(TEXT_PRIOR_EXPECTED).min(0.5, TEXT_PRIOR_EXPECTED).max(1, TEXT_PRIOR_EXPECTED).optional(),
           })
           .strict()
           .default({ studies: 300, size: 256, testFraction: 0.2 }),

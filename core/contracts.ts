@@ -136,7 +136,13 @@ export interface EvalOutcome {
   predictionsKey: string;
   /** scorePredictions' document: per-item scores (`items`), totals, convention and the predictions key. */
   scoresKey: string;
+  /**
+   * scorePredictions' totals; on a phantom set also the grounding metrics (core/grounding.ts GROUNDING_KEYS: the
+   * results table's GROUNDING_COLUMNS) of the same model.
+   */
   totals: Record<string, number>;
+  /** Phantom sets: the grounding document (core/grounding.ts GroundingDocument: per-question records keyed by item id, totals). */
+  groundingKey?: string;
 }
 
 /**

@@ -11,8 +11,9 @@
 //   report  BLEU = average of BLEU-1..4 (bleu_avg, else the mean of bleu1..bleu4), BLEU-1..4
 //           (bleu1..bleu4), ROUGE-L (rouge_l), METEOR (meteor), CE F1 (rule-based labeler) (ce_f1_micro: the
 //           rule-based clinical-efficacy labeler of core/chexpert.ts, not CheXpert or CheXbert)
-// A missing value is "–" in Markdown and empty in CSV. Best value per column among the
-// non-ablation rows is bold in Markdown (the lowest for a column where lower is better).
+// Values have 2 decimals (a column's `decimals` when set: lesion sensitivity 3). A missing value is "–" in
+// Markdown and empty in CSV. Best value per column among the non-ablation rows is bold in Markdown (the lowest
+// for a column where lower is better).
 //
 // Grounding columns (GROUNDING_COLUMNS, VQA on a phantom set: trainer/grounding.py computes them from the
 // set's ground truth, README "The grounding testbed") follow the paper's columns when any row or the
@@ -53,6 +54,8 @@ export interface ResultsColumn {
   value: (totals: Record<string, number>) => number | undefined;
   /** The best value is the lowest (a rate of errors), not the highest. */
   lowerIsBetter?: boolean;
+  /** Decimals shown (default 2): lesion sensitivity is thousandths of a nat on a small model. */
+  decimals?: number;
 }
 
 const num = (t: Record<string, number>, k: string): number | undefined => (typeof t[k] === 'number' && Number.isFinite(t[k]) ? t[k] : undefined);
@@ -86,7 +89,7 @@ export const RESULTS_COLUMNS: Record<ResultsFormat, readonly ResultsColumn[]> = 
 export const GROUNDING_COLUMNS: readonly ResultsColumn[] = [
   { header: 'Counter-prior accuracy', key: 'counter_prior_accuracy', value: (t) => num(t, 'counter_prior_accuracy') },
   { header: 'Blind gap (points)', key: 'blind_gap', value: (t) => num(t, 'blind_gap') },
-  { header: 'Lesion sensitivity (nats)', key: 'lesion_sensitivity', value: (t) => num(t, 'lesion_sensitivity') },
+  { header: 'Lesion sensitivity (nats)', key: 'lesion_sensitivity', value: (t) => num(t, 'lesion_sensitivity'), decimals: 3 },
   { header: 'Hallucination rate', key: 'hallucination_rate', value: (t) => num(t, 'hallucination_rate'), lowerIsBetter: true },
 ];
 
@@ -139,22 +142,22 @@ export function cellOf(c: ResultsColumn, r: { variant: string; totals: Record<st
 }
 
 const hasInterval = (x: unknown): x is MetricInterval => typeof (x as MetricInterval | undefined)?.lo === 'number' && Number.isFinite((x as MetricInterval).lo);
-const signed = (v: number) => (v > 0 ? `+${v.toFixed(2)}` : v.toFixed(2));
+const signed = (v: number, decimals = 2) => (v > 0 ? `+${v.toFixed(decimals)}` : v.toFixed(decimals));
 /** p to 3 decimals (the resolution of B = 1000 is 0.002); smaller ones in exponent form. */
 export const formatP = (p: number) => (!Number.isFinite(p) ? '–' : p >= 0.001 ? p.toFixed(3) : p.toExponential(1));
 const shortLabel = (v: string) => variantLabel(v).replace(/^\+ /, '');
 export const comparisonLabel = (c: { variant: string; baseline: string }) => `${shortLabel(c.variant)} − ${shortLabel(c.baseline)}`;
 
-/** "43.52 [38.10, 49.07]" or "43.52". */
-export function formatCell(x: MetricInterval | { estimate: number } | undefined): string {
+/** "43.52 [38.10, 49.07]" or "43.52" (`decimals`: the column's, default 2). */
+export function formatCell(x: MetricInterval | { estimate: number } | undefined, decimals = 2): string {
   if (!x) return '–';
-  return hasInterval(x) ? `${x.estimate.toFixed(2)} [${x.lo.toFixed(2)}, ${x.hi.toFixed(2)}]` : x.estimate.toFixed(2);
+  return hasInterval(x) ? `${x.estimate.toFixed(decimals)} [${x.lo.toFixed(decimals)}, ${x.hi.toFixed(decimals)}]` : x.estimate.toFixed(decimals);
 }
 
 /** "+0.93 [-2.10, 3.90], p = 0.540". */
-export function formatDifference(d: (MetricInterval & { p: number }) | undefined): string {
+export function formatDifference(d: (MetricInterval & { p: number }) | undefined, decimals = 2): string {
   if (!d) return '–';
-  return `${signed(d.estimate)} [${d.lo.toFixed(2)}, ${d.hi.toFixed(2)}], p = ${formatP(d.p)}`;
+  return `${signed(d.estimate, decimals)} [${d.lo.toFixed(decimals)}, ${d.hi.toFixed(decimals)}], p = ${formatP(d.p)}`;
 }
 
 /** One line saying what the intervals and p-values are (seeds, n, B, confidence, method). */
@@ -193,32 +196,32 @@ export function renderResultsTable(rows: { variant: string; totals: Record<strin
     }
     const line = cols.map((_, i) => {
       const x = cells[k]![i];
-      const s = formatCell(x);
+      const s = formatCell(x, cols[i]!.decimals);
       return x && !ABLATIONS.has(r.variant) && best[i] !== undefined && x.estimate === best[i] ? `**${s}**` : s;
     });
     md.push(`| ${mdEsc(variantLabel(r.variant))} | ${line.join(' | ')} |`);
   });
   if (comparisons.length) {
     md.push(`| *paired difference [CI], p* |${cols.map(() => ' ').join('|')}|`);
-    for (const c of comparisons) md.push(`| ${mdEsc(comparisonLabel(c))} | ${cols.map((col) => formatDifference(c.metrics[col.key])).join(' | ')} |`);
+    for (const c of comparisons) md.push(`| ${mdEsc(comparisonLabel(c))} | ${cols.map((col) => formatDifference(c.metrics[col.key], col.decimals)).join(' | ')} |`);
   }
   if (statistics) md.push('', statisticsFootnote(statistics), ...statistics.notes.map((n) => `Note: ${n}`));
   const csvEsc = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  const f2 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(2));
+  const f2 = (v: number | undefined, decimals = 2) => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(decimals));
   const csv: string[] = [];
   if (!statistics) {
     csv.push(['variant', 'model', ...cols.map((c) => c.header)].map(csvEsc).join(','));
-    ordered.forEach((r, k) => csv.push([r.variant, variantLabel(r.variant), ...cells[k]!.map((x) => f2(x?.estimate))].map(csvEsc).join(',')));
+    ordered.forEach((r, k) => csv.push([r.variant, variantLabel(r.variant), ...cells[k]!.map((x, i) => f2(x?.estimate, cols[i]!.decimals))].map(csvEsc).join(',')));
   } else {
     csv.push(['variant', 'model', 'seeds', ...cols.flatMap((c) => [c.header, `${c.header} CI low`, `${c.header} CI high`, `${c.header} p`])].map(csvEsc).join(','));
     ordered.forEach((r, k) => {
       const seeds = statistics.variants.find((v) => v.variant === r.variant)?.seeds.join(' ') ?? '';
-      csv.push([r.variant, variantLabel(r.variant), seeds, ...cells[k]!.flatMap((x) => [f2(x?.estimate), f2(hasInterval(x) ? x.lo : undefined), f2(hasInterval(x) ? x.hi : undefined), ''])].map(csvEsc).join(','));
+      csv.push([r.variant, variantLabel(r.variant), seeds, ...cells[k]!.flatMap((x, i) => [f2(x?.estimate, cols[i]!.decimals), f2(hasInterval(x) ? x.lo : undefined, cols[i]!.decimals), f2(hasInterval(x) ? x.hi : undefined, cols[i]!.decimals), ''])].map(csvEsc).join(','));
     });
     for (const c of comparisons) {
       const d = cols.flatMap((col) => {
         const m = c.metrics[col.key];
-        return m ? [f2(m.estimate), f2(m.lo), f2(m.hi), Number.isFinite(m.p) ? m.p.toFixed(4) : ''] : ['', '', '', ''];
+        return m ? [f2(m.estimate, col.decimals), f2(m.lo, col.decimals), f2(m.hi, col.decimals), Number.isFinite(m.p) ? m.p.toFixed(4) : ''] : ['', '', '', ''];
       });
       csv.push([`${c.variant}-vs-${c.baseline}`, comparisonLabel(c), '', ...d].map(csvEsc).join(','));
     }
@@ -274,18 +277,23 @@ export function svgBarChart(title: string, bars: ReadonlyArray<{ name: string; v
   const pad = { l: 200, r: 56, t: 28 };
   const h = pad.t + rowH * bars.length + 10;
   const max = Math.max(1e-9, ...bars.flatMap((b) => [b.value, b.hi ?? Number.NaN]).filter(Number.isFinite));
-  const X = (v: number) => pad.l + Math.max(0, (v / max) * (w - pad.l - pad.r));
+  // A metric that can be negative (blind gap, lesion sensitivity) gets an axis from its lowest value: bars grow
+  // from 0 either way; all-positive metrics keep the axis at 0 on the left.
+  const min = Math.min(0, ...bars.flatMap((b) => [b.value, b.lo ?? Number.NaN]).filter(Number.isFinite));
+  const X = (v: number) => pad.l + Math.max(0, ((v - min) / (max - min)) * (w - pad.l - pad.r));
+  const zero = X(0);
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${escapeHtml(title)}">`];
   parts.push(`<text x="${w / 2}" y="18" text-anchor="middle" font-size="14">${escapeHtml(title)}</text>`);
   bars.forEach((b, i) => {
     const y = pad.t + i * rowH;
-    const bw = Number.isFinite(b.value) ? X(b.value) - pad.l : 0;
-    let labelX = pad.l + bw + 4;
+    const end = Number.isFinite(b.value) ? X(b.value) : zero;
+    const bw = Math.abs(end - zero);
+    let labelX = Math.max(zero, end) + 4;
     parts.push(`<text x="${pad.l - 6}" y="${y + 15}" text-anchor="end" font-size="11">${escapeHtml(b.name)}</text>`);
-    parts.push(`<rect x="${pad.l}" y="${y + 3}" width="${bw.toFixed(1)}" height="${rowH - 6}" fill="${PALETTE[i % PALETTE.length]}"/>`);
+    parts.push(`<rect x="${Math.min(zero, end).toFixed(1)}" y="${y + 3}" width="${bw.toFixed(1)}" height="${rowH - 6}" fill="${PALETTE[i % PALETTE.length]}"/>`);
     if (Number.isFinite(b.lo) && Number.isFinite(b.hi)) {
       const [x1, x2, cy] = [X(b.lo!), X(b.hi!), y + rowH / 2];
-      parts.push(`<path class="ci" d="M${x1.toFixed(1)} ${cy}H${x2.toFixed(1)}M${x1.toFixed(1)} ${cy - 5}V${cy + 5}M${x2.toFixed(1)} ${cy - 5}V${cy + 5}" stroke="#222" stroke-width="1.2" fill="none"><title>${escapeHtml(`${b.name}: ${b.value.toFixed(2)} [${b.lo!.toFixed(2)}, ${b.hi!.toFixed(2)}]`)}</title></path>`);
+      parts.push(`<path class="ci" d="M${x1.toFixed(1)} ${cy}H${x2.toFixed(1)}M${x1.toFixed(1)} ${cy - 5}V${cy + 5}M${x2.toFixed(1)} ${cy - 5}V${cy + 5}" stroke="#222" stroke-width="1.2" fill="none"><title>${escapeHtml(`${b.name}: ${b.value.toFixed(decimals)} [${b.lo!.toFixed(decimals)}, ${b.hi!.toFixed(decimals)}]`)}</title></path>`);
       labelX = Math.max(labelX, x2 + 4);
     }
     parts.push(`<text x="${labelX.toFixed(1)}" y="${y + 15}" font-size="11">${Number.isFinite(b.value) ? b.value.toFixed(decimals) : '–'}</text>`);
@@ -298,7 +306,7 @@ export function svgBarChart(title: string, bars: ReadonlyArray<{ name: string; v
  * Forest plot of differences with their confidence intervals around a dashed zero line, as an inline
  * SVG: a dot at the estimate, a whisker from lo to hi; the label gives the estimate and p.
  */
-export function svgIntervalChart(title: string, rows: ReadonlyArray<{ name: string; estimate: number; lo: number; hi: number; p?: number }>, w = 480): string {
+export function svgIntervalChart(title: string, rows: ReadonlyArray<{ name: string; estimate: number; lo: number; hi: number; p?: number }>, w = 480, decimals = 2): string {
   const rowH = 22;
   const pad = { l: 150, r: 150, t: 28 };
   const h = pad.t + rowH * rows.length + 10;
@@ -318,7 +326,7 @@ export function svgIntervalChart(title: string, rows: ReadonlyArray<{ name: stri
       parts.push(`<path class="ci" d="M${x1.toFixed(1)} ${cy}H${x2.toFixed(1)}M${x1.toFixed(1)} ${cy - 5}V${cy + 5}M${x2.toFixed(1)} ${cy - 5}V${cy + 5}" stroke="#222" stroke-width="1.2" fill="none"/>`);
     }
     if (Number.isFinite(r.estimate)) parts.push(`<circle cx="${X(r.estimate).toFixed(1)}" cy="${cy}" r="3.5" fill="${PALETTE[i % PALETTE.length]}"/>`);
-    parts.push(`<text x="${w - pad.r + 6}" y="${cy + 4}" font-size="11">${escapeHtml(`${signed(r.estimate)}${r.p !== undefined ? `, p = ${formatP(r.p)}` : ''}`)}</text>`);
+    parts.push(`<text x="${w - pad.r + 6}" y="${cy + 4}" font-size="11">${escapeHtml(`${signed(r.estimate, decimals)}${r.p !== undefined ? `, p = ${formatP(r.p)}` : ''}`)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('');
@@ -501,9 +509,9 @@ ${svgBarChart('quarantined per stage', [...byStage].map(([name, value]) => ({ na
 /**
  * Self-contained HTML: results table, metric bars per variant, training curves, notes. With
  * statistics: intervals in the table and as error bars, the paired differences as a table and a
- * forest plot per metric, and the procedure's footnote. The results table's columns are the format's
- * RESULTS_COLUMNS, then any metric the statistics hold that no column shows (by its key), each with
- * its interval. With `gallery`, `scores`, `quarantine`: the curated pairs, the score histograms per
+ * forest plot per metric, and the procedure's footnote. The results table's columns are those of the
+ * Markdown table (resultsColumns: the format's RESULTS_COLUMNS, then the grounding columns present), then any
+ * metric the statistics hold that no column shows (by its key), each with its interval. With `gallery`, `scores`, `quarantine`: the curated pairs, the score histograms per
  * branch and the quarantine counts; with DPO curves, reward margins and accuracies per step.
  * Images are embedded only as data: URLs (anything else is shown as "not found").
  */
@@ -520,18 +528,20 @@ export function renderHtmlReport(input: {
 }): string {
   checkFormat(input.format);
   const stats = input.statistics;
-  const known = new Set(RESULTS_COLUMNS[input.format].map((c) => c.key));
+  // The results table's columns (the format's, then the grounding metrics present), as in the Markdown table.
+  const named = resultsColumns(input.format, input.rows, stats);
+  const known = new Set(named.map((c) => c.key));
   // Metrics the statistics carry that no column of the format names yet: shown under their key, so a
   // new metric is never silently left out of the report.
   const extra: ResultsColumn[] = [...new Set((stats?.variants ?? []).flatMap((v) => Object.keys(v.metrics)))]
     .filter((k) => !known.has(k))
     .map((k) => ({ header: k, key: k, value: (t: Record<string, number>) => num(t, k) }));
-  const cols = [...RESULTS_COLUMNS[input.format], ...extra];
+  const cols = [...named, ...extra];
   const ordered = orderRows(input.rows);
-  const cell = (x: MetricInterval | { estimate: number } | undefined) =>
-    !x ? '–' : hasInterval(x) ? `${x.estimate.toFixed(2)} <small>[${x.lo.toFixed(2)}, ${x.hi.toFixed(2)}]</small>` : x.estimate.toFixed(2);
+  const cell = (x: MetricInterval | { estimate: number } | undefined, d = 2) =>
+    !x ? '–' : hasInterval(x) ? `${x.estimate.toFixed(d)} <small>[${x.lo.toFixed(d)}, ${x.hi.toFixed(d)}]</small>` : x.estimate.toFixed(d);
   const head = `<tr><th>Model</th>${cols.map((c) => `<th>${escapeHtml(c.header)}</th>`).join('')}</tr>`;
-  const body = ordered.map((r) => `<tr><td>${escapeHtml(variantLabel(r.variant))}</td>${cols.map((c) => `<td>${cell(cellOf(c, r, stats))}</td>`).join('')}</tr>`).join('\n');
+  const body = ordered.map((r) => `<tr><td>${escapeHtml(variantLabel(r.variant))}</td>${cols.map((c) => `<td>${cell(cellOf(c, r, stats), c.decimals)}</td>`).join('')}</tr>`).join('\n');
   const bars = cols
     .map((c) => ({
       c,
@@ -541,19 +551,19 @@ export function renderHtmlReport(input: {
       }),
     }))
     .filter((x) => x.bars.length > 0)
-    .map((x) => svgBarChart(x.c.header, x.bars))
+    .map((x) => svgBarChart(x.c.header, x.bars, 480, x.c.decimals))
     .join('\n');
   const comparisons: PairedComparison[] = (stats?.comparisons ?? []).filter((c) => Object.keys(c.metrics).length > 0);
   const diffs = comparisons.length
     ? `<h2>Paired differences</h2>
 <table>
 <tr><th>Difference</th>${cols.map((c) => `<th>${escapeHtml(c.header)}</th>`).join('')}</tr>
-${comparisons.map((c) => `<tr><td>${escapeHtml(comparisonLabel(c))}</td>${cols.map((col) => `<td>${escapeHtml(formatDifference(c.metrics[col.key]))}</td>`).join('')}</tr>`).join('\n')}
+${comparisons.map((c) => `<tr><td>${escapeHtml(comparisonLabel(c))}</td>${cols.map((col) => `<td>${escapeHtml(formatDifference(c.metrics[col.key], col.decimals))}</td>`).join('')}</tr>`).join('\n')}
 </table>
 ${cols
   .map((col) => ({ col, rows: comparisons.flatMap((c) => (c.metrics[col.key] ? [{ name: comparisonLabel(c), ...c.metrics[col.key]! }] : [])) }))
   .filter((x) => x.rows.length > 0)
-  .map((x) => svgIntervalChart(`${x.col.header}: difference`, x.rows))
+  .map((x) => svgIntervalChart(`${x.col.header}: difference`, x.rows, 480, x.col.decimals))
   .join('\n')}`
     : '';
   const footnote = stats ? `<p><small>${escapeHtml(statisticsFootnote(stats))}</small></p>` : '';

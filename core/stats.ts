@@ -12,6 +12,10 @@
 //     one brevity penalty: pycocoCorpusBleu on the resample's pycocoBleuStats) and clinical efficacy
 //     P/R/F1 micro and macro (clinicalEfficacy on the resample's labels): recomputed per resample from
 //     per-item sufficient statistics, never averaged per item;
+//   - grounding metrics of a phantom set (core/grounding.ts: counter-prior accuracy, blind gap, lesion
+//     sensitivity, hallucination rate) — grounding_totals of the resampled items' per-question records
+//     (trainer/grounding.py), an item without a record contributing nothing; same draws, so they get
+//     intervals and paired differences like the other metrics;
 //   - pycoco METEOR gets no interval: it is METEOR 1.5's aggregate over the jar's summed per-segment
 //     statistics (lib/meteor15.ts), and the scores document keeps only the per-segment scores, whose
 //     mean is another number. The table shows its total alone, and `notes` says why.
@@ -60,6 +64,7 @@ import {
   type PredictionItem,
   type PycocoBleuStats,
 } from './metrics';
+import { groundingStatistic, type GroundingRecord } from './grounding';
 import { seededRng } from './rng';
 
 /** Bootstrap resamples B when the config does not say (p resolution 2/(B+1) ≈ 0.002). */
@@ -351,6 +356,8 @@ export interface ScoredRun {
   convention: Convention;
   predictions: readonly PredictionItem[];
   perItem: readonly ItemScores[];
+  /** Phantom sets: the grounding document's per-question records (keyed by item `id`); their metrics join the statistic. */
+  grounding?: readonly GroundingRecord[];
 }
 
 /**
@@ -380,8 +387,15 @@ export function resultsStatistics(
     format === 'vqa'
       ? (['open', 'closed'] as const).map((t) => first.flatMap((p, i) => (questionType(p) === t ? [i] : []))).filter((s) => s.length > 0)
       : [ids.map((_, i) => i)];
+  const statisticOf = (a: (typeof aligned)[number]): ItemsStatistic => {
+    const scores = itemsStatistic(format, convention, a.preds, a.scores);
+    if (!a.run.grounding?.length) return scores;
+    const byId = new Map(a.run.grounding.flatMap((r) => (r.id ? [[r.id, r] as const] : [])));
+    const grounding = groundingStatistic(ids.map((id) => byId.get(id)));
+    return (idx) => ({ ...scores(idx), ...grounding(idx) });
+  };
   return bootstrapResults({
-    runs: aligned.map((a) => ({ variant: a.run.variant, seed: a.run.seed, statistic: itemsStatistic(format, convention, a.preds, a.scores) })),
+    runs: aligned.map((a) => ({ variant: a.run.variant, seed: a.run.seed, statistic: statisticOf(a) })),
     items: ids.length,
     strata: strata.length ? strata : [[]],
     comparisons: opts.comparisons,

@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { CampaignResult, MetricInterval, PairedComparison, ResultsStatistics } from '../../core/contracts';
-import { cellOf, comparisonLabel, formatCell, formatDifference, orderRows, RESULTS_COLUMNS, variantLabel, type ResultsColumn, type ResultsFormat } from '../../core/report';
+import { cellOf, comparisonLabel, formatCell, formatDifference, GROUNDING_COLUMNS, orderRows, RESULTS_COLUMNS, resultsColumns, variantLabel, type ResultsColumn, type ResultsFormat } from '../../core/report';
 import { artifactStore } from '../../lib/env';
 import { connectClient } from '../../lib/temporal';
 import { action, printJson, UserError } from '../util';
@@ -43,7 +43,7 @@ export interface CampaignComparison {
   /** Artifact keys (string leaves of the manifests' artifacts, the reports left out: they name their campaign). */
   artifacts: { same: string[]; different: FieldDifference[] };
   table: {
-    columns: { header: string; key: string }[];
+    columns: { header: string; key: string; decimals?: number }[];
     /** Per variant (paper order), per campaign (in order), per column. */
     rows: { variant: string; label: string; cells: Cell[][] }[];
     comparisons: { variant: string; baseline: string; label: string; cells: ((MetricInterval & { p: number }) | null)[][] }[];
@@ -107,7 +107,9 @@ export function compareCampaigns(snaps: readonly CampaignSnapshot[]): CampaignCo
   );
   const differing = new Set(artifacts.map((d) => d.path));
   const formats = [...new Set(snaps.map((s) => s.format))];
-  const columns: ResultsColumn[] = formats.flatMap((f) => RESULTS_COLUMNS[f]);
+  // Each format's columns, then the grounding columns (phantom sets) that any campaign's own table shows.
+  const shown = new Set(snaps.flatMap((s) => resultsColumns(s.format, Object.entries(s.results).map(([variant, totals]) => ({ variant, totals })), s.statistics ?? undefined).map((c) => c.key)));
+  const columns: ResultsColumn[] = [...formats.flatMap((f) => RESULTS_COLUMNS[f]), ...GROUNDING_COLUMNS.filter((c) => shown.has(c.key))];
   const variants = orderRows([...new Set(snaps.flatMap((s) => [...Object.keys(s.results), ...(s.statistics?.variants.map((v) => v.variant) ?? [])]))].map((variant) => ({ variant })));
   const rows = variants.map(({ variant }) => ({
     variant,
@@ -129,7 +131,7 @@ export function compareCampaigns(snaps: readonly CampaignSnapshot[]): CampaignCo
     campaigns: snaps.map((s, i) => ({ id: s.campaignId, label: label(i), configHash: s.configHash, format: s.format })),
     config,
     artifacts: { same: artifactPaths.filter((p) => !differing.has(p)), different: artifacts },
-    table: { columns: columns.map((c) => ({ header: c.header, key: c.key })), rows, comparisons },
+    table: { columns: columns.map((c) => ({ header: c.header, key: c.key, ...(c.decimals !== undefined ? { decimals: c.decimals } : {}) })), rows, comparisons },
     tablesEqual,
   };
 }
@@ -153,10 +155,10 @@ export function renderComparison(c: CampaignComparison): string {
   out.push('', '## Results', '');
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   out.push(`| Model | Campaign | ${c.table.columns.map((x) => esc(x.header)).join(' | ')} |`, `|---|---|${c.table.columns.map(() => '---:').join('|')}|`);
-  for (const r of c.table.rows) c.campaigns.forEach((k, i) => out.push(`| ${i === 0 ? esc(r.label) : ''} | ${k.label} | ${r.cells[i]!.map((x) => formatCell(x ?? undefined)).join(' | ')} |`));
+  for (const r of c.table.rows) c.campaigns.forEach((k, i) => out.push(`| ${i === 0 ? esc(r.label) : ''} | ${k.label} | ${r.cells[i]!.map((x, j) => formatCell(x ?? undefined, c.table.columns[j]!.decimals)).join(' | ')} |`));
   if (c.table.comparisons.length) {
     out.push(`| *paired difference [CI], p* | |${c.table.columns.map(() => ' ').join('|')}|`);
-    for (const r of c.table.comparisons) c.campaigns.forEach((k, i) => out.push(`| ${i === 0 ? esc(r.label) : ''} | ${k.label} | ${r.cells[i]!.map((x) => formatDifference(x ?? undefined)).join(' | ')} |`));
+    for (const r of c.table.comparisons) c.campaigns.forEach((k, i) => out.push(`| ${i === 0 ? esc(r.label) : ''} | ${k.label} | ${r.cells[i]!.map((x, j) => formatDifference(x ?? undefined, c.table.columns[j]!.decimals)).join(' | ')} |`));
   }
   out.push('', c.tablesEqual ? 'Tables: equal.' : 'Tables: differ.');
   out.push('', '## Config', '');

@@ -4,10 +4,7 @@
 // The campaign DAG end to end on the real stack: phantom set → ingest → curation
 // shards → merge/normalize → SFT + DPO + MMedPO training on CPU → evaluation →
 // report + manifest. Small sizes; the demo runs the same code at full size.
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { Worker } from '@temporalio/worker';
-import { parseCampaignConfig } from '../../core/config';
 import type { CampaignProgress, CampaignResult, ItemCuration, ShardInput, ShardResult } from '../../core/contracts';
 import { configHash } from '../../lib/config-file';
 import { artifactStore } from '../../lib/env';
@@ -16,21 +13,11 @@ import { createModelWorkers } from '../../workers/models';
 import type { ShardProgress } from '../../workflows/curation-shard';
 import { curationActivities } from '../../workers/curation';
 import { createTrainingWorker } from '../../workers/training';
+import { smallCampaignConfig as smallConfig } from '../helpers/small-campaign';
 
 const prefix = `it${process.pid}-`;
 
-export function smallCampaignConfig(overrides: Record<string, unknown> = {}) {
-  return parseCampaignConfig({
-    name: 'it',
-    seed: 3,
-    dataset: { format: 'phantom', root: path.join(os.tmpdir(), `mmedpo-phantom-it-${process.pid}`), phantom: { studies: 10, size: 128, testFraction: 0.3 }, limit: 16 },
-    curation: { shardSize: 6, concurrency: 4 },
-    training: { learningRate: 1e-3, batchSize: 8, epochs: 1, maxLength: 96, lora: { enabled: true, r: 4, alpha: 8, dropout: 0 }, device: 'cpu', variants: ['base', 'sft', 'dpo', 'mmedpo'] },
-    evaluation: { maxNewTokensVqa: 4, maxNewTokensReport: 16 },
-    temporal: { queuePrefix: prefix },
-    ...overrides,
-  });
-}
+const smallCampaignConfig = (overrides: Record<string, unknown> = {}) => smallConfig(prefix, overrides);
 
 describe('campaign workflow', () => {
   let first: { id: string; manifestKey: string; datasetManifest: string } | undefined;
@@ -62,7 +49,7 @@ describe('campaign workflow', () => {
     expect(progress.items.curated).toBe(16);
     expect(progress.pairs.visual).toBe(16 - progress.items.quarantined);
     expect(progress.training.done).toEqual(['sft', 'dpo', 'mmedpo']);
-    const manifest = await artifactStore().getJson<{ configHash: string; artifacts: { shards: string[]; preferenceSets: Record<string, { pairs: number }>; adapters: Record<string, unknown> } }>(result.manifestKey);
+    const manifest = await artifactStore().getJson<{ configHash: string; artifacts: { shards: string[]; preferenceSets: Record<string, { pairs: number }>; adapters: Record<string, unknown>; evaluations: Record<string, { grounding?: string }> } }>(result.manifestKey);
     expect(manifest.configHash).toBe(configHash(cfg));
     expect(Object.keys(manifest.artifacts.adapters).sort()).toEqual(['dpo', 'mmedpo', 'sft']);
     // MMedPO trains on D_o = D_t ∪ D_v; DPO on D_t alone with s' = 1.
@@ -73,6 +60,10 @@ describe('campaign workflow', () => {
     // Every variant evaluated on the test split, and the table has a row for each.
     expect(progress.evaluation.done).toEqual(['base', 'sft', 'dpo', 'mmedpo']);
     for (const label of ['| base ', '| + SFT ', '| + DPO ', '| + MMedPO ']) expect(result.table).toContain(label);
+    // A phantom set: every evaluation (base's too, with no adapter) also has its grounding metrics (trainer ground).
+    expect(Object.values(manifest.artifacts.evaluations).map((e) => typeof e.grounding)).toEqual(['string', 'string', 'string', 'string']);
+    // (no text prior here: no counter-prior question, so no counter-prior column)
+    expect(result.table.split('\n')[0]).toMatch(/\| Closed accuracy \(strict\) \| Blind gap \(points\) \| Lesion sensitivity \(nats\) \| Hallucination rate \|$/);
     const html = (await artifactStore().getBytes(result.reportKeys.html)).toString('utf8');
     expect(html).toContain('<table');
     // The report's gallery from this campaign's own records in S3 (activities/report-curation.ts): every

@@ -25,6 +25,27 @@ describe('campaign config', () => {
     expect(msg).toMatch(/training\.learningRate: got "fast"; expected/);
   });
 
+  it('dataset.phantom.textPrior: optional (absent: no prior), a number in [0.5, 1], named with its value when out of range', () => {
+    expect(parseCampaignConfig({}).dataset.phantom).not.toHaveProperty('textPrior');
+    expect(parseCampaignConfig({ dataset: { phantom: { studies: 10 } } }).dataset.phantom).not.toHaveProperty('textPrior');
+    expect(parseCampaignConfig({ dataset: { phantom: { textPrior: 0.9 } } }).dataset.phantom).toEqual({ studies: 300, size: 256, testFraction: 0.2, textPrior: 0.9 });
+    for (const ok of [0.5, 1]) expect(parseCampaignConfig({ dataset: { phantom: { textPrior: ok } } }).dataset.phantom.textPrior).toBe(ok);
+    const issues = (textPrior: unknown) => {
+      try {
+        parseCampaignConfig({ dataset: { phantom: { textPrior } } }, 'my.yaml');
+      } catch (e) {
+        return (e as ConfigError).issues;
+      }
+      throw new Error('no ConfigError');
+    };
+    const expected = 'expected a number in [0.5, 1]: the share of closed train questions worded to cue their own answer (0.5: no shortcut)';
+    expect(issues(0.3)).toEqual([`dataset.phantom.textPrior: got 0.3; ${expected}`]);
+    expect(issues(1.5)).toEqual([`dataset.phantom.textPrior: got 1.5; ${expected}`]);
+    expect(issues('strong')).toEqual([`dataset.phantom.textPrior: got "strong"; ${expected}`]);
+    // Through an env override too (MMEDPO__DATASET__PHANTOM__TEXT_PRIOR=0.9).
+    expect(parseCampaignConfig(applyEnvOverrides({}, { MMEDPO__DATASET__PHANTOM__TEXT_PRIOR: '0.9' })).dataset.phantom.textPrior).toBe(0.9);
+  });
+
   it('rejects unknown fields (typos do not pass silently)', () => {
     expect(() => parseCampaignConfig({ debate: { roundz: 3 } })).toThrow(/debate\.roundz is not a campaign setting \(got 3\): unknown field/);
   });

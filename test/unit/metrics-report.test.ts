@@ -152,9 +152,12 @@ describe('grounding columns', () => {
     const lines = renderResultsTable(demoRows, 'vqa', stats).markdown.split('\n');
     expect(lines[0]).toBe('| Model | Open recall | Closed accuracy | Closed accuracy (strict) | Counter-prior accuracy | Blind gap (points) | Lesion sensitivity (nats) | Hallucination rate |');
     expect(lines.find((l) => l.startsWith('| base |'))).toMatch(/\| – \| – \| – \| – \|$/);
-    expect(lines.find((l) => l.startsWith('| + MMedPO |'))).toContain('**45.00 [40.00, 50.00]** | **33.00 [29.00, 37.00]** | **0.30 [0.00, 0.60]** | **10.00 [7.00, 13.00]** |');
+    expect(lines.find((l) => l.startsWith('| + MMedPO |'))).toContain('**45.00 [40.00, 50.00]** | **33.00 [29.00, 37.00]** | **0.300 [0.000, 0.600]** | **10.00 [7.00, 13.00]** |');
+    // lesion sensitivity (thousandths of a nat on a small model) with 3 decimals, in the CSV too
+    expect(lines.find((l) => l.startsWith('| + DPO |'))).toContain('| 0.100 [0.000, 0.200] |');
     expect(lines.find((l) => l.startsWith('| + DPO |'))).toContain('| 30.00 [27.00, 33.00] |');
     const csv = renderResultsTable(demoRows, 'vqa', stats).csv.split('\n');
     expect(csv[0]).toContain('Blind gap (points),Blind gap (points) CI low,Blind gap (points) CI high');
+    expect(csv.find((l) => l.startsWith('dpo,'))).toContain(',0.100,0.000,0.200,,');
   });
 });

@@ -6,6 +6,8 @@ import { drawFindings, generateStudy, PhantomLayout, questionsFor, studyId } fro
 import { sha256Hex } from '../../lib/hash';
 import { loadDataset } from '../../lib/datasets';
 import { writePhantom } from '../../lib/phantom';
+import { prepareDataset } from '../../activities/campaign';
+import { parseCampaignConfig } from '../../core/config';
 
 function hashes(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -150,5 +152,24 @@ describe('phantom-cxr generator', () => {
     expect(listed.length).toBe([...rows.values()].filter((r) => r.answer_type === 'CLOSED').length);
     for (const p of listed) expect((cueOf(rows.get(p.qid)!.question) === rows.get(p.qid)!.answer) === (p.prior === 'aligned')).toBe(true);
     expect(() => generateStudy({ ...o, textPrior: { strength: 0.4 } }, 0)).toThrow(/strength must be in \[0.5, 1\], got 0.4/);
+  });
+
+  test("a campaign's dataset.phantom.textPrior reaches the set it prepares; absent, the set is byte for byte one without a prior", async () => {
+    const dataset = (phantom: Record<string, unknown>, root: string) => parseCampaignConfig({ dataset: { format: 'phantom', root, phantom: { studies: 5, size: 64, testFraction: 0.4, ...phantom } } }).dataset;
+    const withPrior = path.join(tmp, 'campaign-prior');
+    const without = path.join(tmp, 'campaign-plain');
+    await prepareDataset({ campaignId: 'c', dataset: dataset({ textPrior: 0.9 }, withPrior), seed: 2 });
+    await prepareDataset({ campaignId: 'c', dataset: dataset({}, without), seed: 2 });
+    await writePhantom(path.join(tmp, 'plain'), { seed: 2, studies: 5, size: 64, testFraction: 0.4 });
+    await writePhantom(path.join(tmp, 'prior'), { seed: 2, studies: 5, size: 64, testFraction: 0.4, textPrior: { strength: 0.9 } });
+    const { ['.mmedpo-phantom.json']: stampPlain, ...plain } = hashes(without);
+    const { ['.mmedpo-phantom.json']: stampPrior, ...prior } = hashes(withPrior);
+    expect(plain).toEqual(hashes(path.join(tmp, 'plain')));
+    expect(prior).toEqual(hashes(path.join(tmp, 'prior')));
+    expect(prior['phantom.json']).not.toBe(plain['phantom.json']);
+    expect((JSON.parse(fs.readFileSync(path.join(withPrior, 'phantom.json'), 'utf8')) as { textPrior: { strength: number } }).textPrior.strength).toBe(0.9);
+    // The stamp names the prior only when there is one (sets made before priors existed stay valid).
+    expect(fs.readFileSync(path.join(without, '.mmedpo-phantom.json'), 'utf8')).not.toContain('textPrior');
+    expect(stampPlain).not.toBe(stampPrior);
   });
 });
