@@ -86,7 +86,7 @@ export async function evaluateVariant(input: EvaluateVariantInput, slots?: SlotP
     }
     fs.writeFileSync(path.join(work, 'input.jsonl'), rows.join('\n') + '\n');
     // The grounding testbed (phantom sets): staged before the slot is taken, like the generation's input.
-    const testbed = kind === 'vqa' ? await stagePhantomTestbed(m, input.split, path.join(work, 'phantom')) : undefined;
+    const testbed = kind === 'vqa' && input.evaluation.grounding !== false ? await stagePhantomTestbed(m, input.split, path.join(work, 'phantom')) : undefined;
     const model = await resolveBaseModel(input.baseModelKey ?? input.training.baseModel, input.baseModelSeed ?? input.seed);
     const adapterArgs: string[] = [];
     for (const k of input.adapterKeys) adapterArgs.push('--adapter', await fetchAdapterDir(k));

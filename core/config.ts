@@ -275,6 +275,13 @@ export const CampaignConfigSchema = z
         maxNewTokensReport: z.number().int().positive().default(1024),
         temperature: z.number().min(0).default(0.2),
         /**
+         * Grounding metrics (`trainer ground`: counter-prior accuracy, blind gap, lesion sensitivity, hallucination
+         * rate) beside the paper's on a phantom set's VQA evaluations; absent: on. They need the set's ground truth,
+         * so setting this on any other dataset is an error. `false` saves one pass over the test split per
+         * evaluation (three forward passes per closed question) where only the paper's metrics are wanted.
+         */
+        grounding: z.boolean().optional(),
+        /**
          * The results table's 95% intervals and paired p-values (core/stats.ts): B bootstrap resamples
          * (the smallest p reported is 2/(B + 1)) and the confidence level.
          */
@@ -308,7 +315,12 @@ export const CampaignConfigSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // A setting that nothing reads is an error, not silence: grounding needs a phantom set's ground truth.
+    if (c.evaluation.grounding !== undefined && c.dataset.format !== 'phantom')
+      ctx.addIssue({ code: 'custom', path: ['evaluation', 'grounding'], message: `only with dataset.format phantom (grounding metrics need the set's ground truth; this dataset is ${c.dataset.format})` });
+  });
 
 export type CampaignConfig = z.infer<typeof CampaignConfigSchema>;
 export type CampaignConfigInput = z.input<typeof CampaignConfigSchema>;

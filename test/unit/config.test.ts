@@ -25,6 +25,18 @@ describe('campaign config', () => {
     expect(msg).toMatch(/training\.learningRate: got "fast"; expected/);
   });
 
+  it('evaluation.grounding: absent means on for a phantom set; set on any other dataset it is an error naming the field', () => {
+    expect(parseCampaignConfig({}).evaluation.grounding).toBeUndefined();
+    expect(parseCampaignConfig({ evaluation: { grounding: false } }).evaluation.grounding).toBe(false);
+    let issues: string[] = [];
+    try {
+      parseCampaignConfig({ dataset: { format: 'vqa-rad', root: '/data/vqa-rad' }, evaluation: { grounding: true } }, 'my.yaml');
+    } catch (e) {
+      issues = (e as ConfigError).issues;
+    }
+    expect(issues).toEqual([expect.stringMatching(/^evaluation\.grounding: got true; expected only with dataset\.format phantom .*vqa-rad/)]);
+  });
+
   it('dataset.phantom.textPrior: optional (absent: no prior), a number in [0.5, 1], named with its value when out of range', () => {
     expect(parseCampaignConfig({}).dataset.phantom).not.toHaveProperty('textPrior');
     expect(parseCampaignConfig({ dataset: { phantom: { studies: 10 } } }).dataset.phantom).not.toHaveProperty('textPrior');
