@@ -6,6 +6,7 @@
 // manifest kept (a quarantined item is not graded here either), each with its canonical image and its mask.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { resolveInside, UnsafePathError } from '../../lib/datasets';
 import { artifactStore } from '../../lib/env';
 import type { DatasetManifest } from '../ingest';
 
@@ -20,11 +21,16 @@ export interface StagedTestbed {
   idOf: Map<number, string>;
 }
 
-/** A relative path that stays under the root it is joined to (no absolute path, no climbing `..`). */
-function insideRoot(rel: string): boolean {
-  if (typeof rel !== 'string' || !rel || rel.includes('\u0000') || path.isAbsolute(rel)) return false;
-  const n = path.posix.normalize(rel);
-  return n !== '..' && !n.startsWith('../') && !n.startsWith('/');
+/** Where a phantom-relative path lands in the staged root; undefined for one that would leave it (the project's
+ *  one rule, lib/datasets resolveInside). */
+function stagedPath(dir: string, rel: unknown): string | undefined {
+  if (typeof rel !== 'string' || !rel) return undefined;
+  try {
+    return resolveInside(dir, rel);
+  } catch (e) {
+    if (e instanceof UnsafePathError) return undefined;
+    throw e;
+  }
 }
 
 interface PhantomStudy {
@@ -53,20 +59,22 @@ export async function stagePhantomTestbed(m: DatasetManifest, split: string, dir
   const kept: typeof rows = [];
   const idOf = new Map<number, string>();
   const written = new Set<string>();
-  const write = async (rel: string, key: string) => {
-    if (written.has(rel)) return;
-    await fs.promises.mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
-    await fs.promises.writeFile(path.join(dir, rel), await store.getBytes(key));
-    written.add(rel);
+  const write = async (file: string, key: string) => {
+    if (written.has(file)) return;
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await fs.promises.writeFile(file, await store.getBytes(key));
+    written.add(file);
   };
   for (const r of rows) {
     const item = itemOf.get(String(r.qid));
     const study = studyOf.get(r.image_name);
     const maskKey = study ? m.phantom.masks[study.mask] : undefined;
-    // a study whose paths would leave the staged root (the dir is fresh, so the check is lexical) is not graded
-    if (!item || !study || !maskKey || !item.imageKeys[0] || !insideRoot(study.image) || !insideRoot(study.mask)) continue;
-    await write(study.image, item.imageKeys[0]);
-    await write(study.mask, maskKey);
+    // a study whose paths would leave the staged root is not graded
+    const imageFile = study && stagedPath(dir, study.image);
+    const maskFile = study && stagedPath(dir, study.mask);
+    if (!item || !maskKey || !item.imageKeys[0] || !imageFile || !maskFile) continue;
+    await write(imageFile, item.imageKeys[0]);
+    await write(maskFile, maskKey);
     kept.push(r);
     idOf.set(r.qid, item.id);
   }
