@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { TrainingConfigSchema, type CampaignConfig, type VariantName } from '../core/config';
 import type { EvalOutcome, EvaluateVariantInput, TrainOutcome } from '../core/contracts';
-import { groundingTotalsForResults, parsePythonJson, type GroundingDocument, type GroundingRecord } from '../core/grounding';
+import { groundingTotalsForResults, type GroundingDocument, type GroundingRecord } from '../core/grounding';
 import { promptOf } from '../core/preference';
 import { artifactStore } from '../lib/env';
 import { scorePredictions } from './evaluation';
@@ -145,9 +145,9 @@ export async function evaluateVariant(input: EvaluateVariantInput, slots?: SlotP
 /** The seed of the grounding metrics' lesion/control noise: the campaign seed, whatever the training seed. */
 const noiseSeed = (input: EvaluateVariantInput) => input.baseModelSeed ?? input.seed;
 
-/** The trainer's ground.json (NaN where no question qualifies) as a content-addressed GroundingDocument, records keyed by item id. */
+/** The trainer's ground.json (null where no question qualifies) as a content-addressed GroundingDocument, records keyed by item id. */
 async function storeGrounding(file: string, split: string, seed: number, idOf: ReadonlyMap<number, string>): Promise<{ key: string; totals: GroundingDocument['totals'] }> {
-  const raw = parsePythonJson<{ totals: GroundingDocument['totals']; items: GroundingRecord[] }>(fs.readFileSync(file, 'utf8'));
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { totals: GroundingDocument['totals']; items: GroundingRecord[] };
   const doc: GroundingDocument = { what: 'trainer ground', split, noiseSeed: seed, totals: raw.totals, items: raw.items.map((r) => ({ ...r, id: idOf.get(r.qid) })) };
   return { key: (await artifactStore().putJson('grounding', doc)).key, totals: raw.totals };
 }

@@ -37,38 +37,9 @@ export interface GroundingDocument {
   split: string;
   /** Seed of the lesion/control noise (the campaign seed: the same ε for every variant and training seed). */
   noiseSeed: number;
-  /** grounding_totals of every record; a metric no record qualifies for is null (NaN in the trainer's file). */
+  /** grounding_totals of every record; a metric no record qualifies for is null (the trainer writes standard JSON: grounding.py json_ready). */
   totals: Record<string, number | null>;
   items: GroundingRecord[];
-}
-
-/**
- * JSON as Python's json.dump writes it: NaN, Infinity and -Infinity (outside strings) become null, which
- * JSON.parse then reads. The trainer writes NaN for a metric no question qualifies for.
- */
-export function parsePythonJson<T = unknown>(text: string): T {
-  let out = '';
-  let i = 0;
-  let last = 0;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === '"') {
-      // skip the string, escapes included
-      i++;
-      while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-      i++;
-      continue;
-    }
-    const m = c === 'N' || c === 'I' || c === '-' ? /^(-?Infinity|NaN)/.exec(text.slice(i, i + 9)) : null;
-    if (m) {
-      out += text.slice(last, i) + 'null';
-      i += m[0].length;
-      last = i;
-      continue;
-    }
-    i++;
-  }
-  return JSON.parse(out + text.slice(last)) as T;
 }
 
 /** The finite GROUNDING_KEYS values of a grounding document's totals (what an evaluation's totals get). */

@@ -169,13 +169,13 @@ def _run(args) -> int:
         from .generate import generate_file
         return generate_file(args)
     if args.cmd == "ground":
-        from .grounding import evaluate_grounding
+        from .grounding import evaluate_grounding, json_ready
         from .modeling import load_model
         ld = load_model(args.model, device=args.device, dtype=args.dtype, adapters=args.adapter,
                         chat_template=args.chat_template)
-        r = evaluate_grounding(ld, args.phantom, args.split, seed=args.seed)
+        r = json_ready(evaluate_grounding(ld, args.phantom, args.split, seed=args.seed))
         with open(args.output, "w") as f:
-            json.dump(r, f)
+            json.dump(r, f, allow_nan=False)
         emit("done", output=args.output, **r["totals"])
         return 0
     if args.cmd == "serve":

@@ -211,6 +211,19 @@ def _mean(xs) -> float:
     return float("nan") if not xs else sum(xs) / len(xs)
 
 
+def json_ready(x):
+    """`x` with every NaN and ±inf float as None, for standard JSON (`json.dump(..., allow_nan=False)`): Python's
+    json writes NaN, which no standard reader (JSON.parse on the Node side) accepts; a metric no question
+    qualifies for is NaN here and null in the file."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: json_ready(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_ready(v) for v in x]
+    return x
+
+
 def grounding_totals(rows: list[dict]) -> dict:
     """The metrics of the module docstring from per-question records (percentages; lesion_sensitivity in nats);
     NaN where no record qualifies."""

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { GROUNDING_KEYS, groundingStatistic, groundingTotals, groundingTotalsForResults, parsePythonJson, type GroundingRecord } from '../../core/grounding';
+import { GROUNDING_KEYS, groundingStatistic, groundingTotals, groundingTotalsForResults, type GroundingRecord } from '../../core/grounding';
 import { GROUNDING_COLUMNS, renderHtmlReport, renderResultsTable, svgBarChart } from '../../core/report';
 import { resultsStatistics, type ScoredRun } from '../../core/stats';
 import { seededRng } from '../../core/rng';
@@ -38,9 +38,10 @@ function randomRecords(seed: number, n: number, o: { counter?: boolean } = {}): 
 }
 
 describe('the trainer ground document', () => {
-  it('parsePythonJson: NaN and ±Infinity outside strings become null; strings are kept as written', () => {
-    const text = '{"totals": {"a": NaN, "b": -Infinity, "c": Infinity, "d": -1.5e-3}, "items": [{"prediction": "NaN \\" Infinity", "x": NaN}]}';
-    expect(parsePythonJson(text)).toEqual({ totals: { a: null, b: null, c: null, d: -1.5e-3 }, items: [{ prediction: 'NaN " Infinity', x: null }] });
+  it('the trainer writes standard JSON (json_ready: NaN and ±inf → null, strings as written); the finite grounding totals join the results', () => {
+    const r = spawnSync(trainerPython(), ['-c', 'import json\nfrom trainer.grounding import json_ready\nprint(json.dumps(json_ready({"totals": {"a": float("nan"), "b": float("-inf"), "c": float("inf"), "d": -1.5e-3}, "items": [{"prediction": "NaN \\" Infinity", "x": float("nan")}]}), allow_nan=False))'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ totals: { a: null, b: null, c: null, d: -1.5e-3 }, items: [{ prediction: 'NaN " Infinity', x: null }] });
     expect(groundingTotalsForResults({ counter_prior_accuracy: null, blind_gap: 2.5, lesion_sensitivity: 0.01, hallucination_rate: 10, closed_accuracy_image: 50 })).toEqual({ blind_gap: 2.5, lesion_sensitivity: 0.01, hallucination_rate: 10 });
   });
 
@@ -52,9 +53,9 @@ describe('the trainer ground document', () => {
   it('groundingTotals equals trainer/grounding.py grounding_totals on the same multisets of records', () => {
     const recs = randomRecords(1, 60);
     const sets: GroundingRecord[][] = [recs, randomRecords(2, 25, { counter: false }), [], [...recs.slice(0, 5), recs[0]!, recs[0]!, recs[3]!]];
-    const r = spawnSync(trainerPython(), ['-c', 'import json,sys\nfrom trainer.grounding import grounding_totals\nprint(json.dumps([grounding_totals(s) for s in json.load(sys.stdin)]))'], { cwd: ROOT, input: JSON.stringify(sets), encoding: 'utf8' });
+    const r = spawnSync(trainerPython(), ['-c', 'import json,sys\nfrom trainer.grounding import grounding_totals, json_ready\nprint(json.dumps([json_ready(grounding_totals(s)) for s in json.load(sys.stdin)], allow_nan=False))'], { cwd: ROOT, input: JSON.stringify(sets), encoding: 'utf8' });
     expect(r.stderr).toBe('');
-    const py = parsePythonJson<Record<string, number | null>[]>(r.stdout);
+    const py = JSON.parse(r.stdout) as Record<string, number | null>[];
     sets.forEach((s, i) => {
       const ts = groundingTotals(s);
       expect(Object.keys(ts).sort()).toEqual(Object.keys(py[i]!).sort());
