@@ -4,7 +4,8 @@
 // encrypted, as everything does by default) reach the test workers through env.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { freePort, PROJECT_ROOT, stackEnv, stackStatus, stackUp } from '../infra/stack';
+import { freePort } from '../lib/ports';
+import { PROJECT_ROOT, stackEnv, stackStatus, stackUp } from '../infra/stack';
 
 export const TEST_STACK_HOME = path.join(PROJECT_ROOT, '.mmedpo', 'test-stack');
 

@@ -12,6 +12,7 @@ import { activityInfo, cancellationDetails, cancellationSignal, heartbeat } from
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { artifactStore } from '../../lib/env';
 import { sha256Hex } from '../../lib/hash';
+import { freePort } from '../../lib/ports';
 import { TrainingConfigSchema, type TrainingConfig } from '../../core/config';
 import type { z } from 'zod';
 import { getTar, modelRootIn, putDir, resolveBaseModel, runPython, workRoot } from './cache';
@@ -142,17 +143,6 @@ export function trainerCommand(input: TrainingInput, t: TrainingConfig, p: { mod
     '--num_processes', String(t.gpusPerRun), '--main_process_port', String(p.port ?? 29500), '-m', 'trainer', ...a];
 }
 
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function downsample(xs: number[], max = 2000): number[] {
   if (xs.length <= max) return xs;
