@@ -71,7 +71,7 @@ def parser() -> argparse.ArgumentParser:
     pt.add_argument("--out", required=True)
     pt.add_argument("--family", default="llava", choices=list(FAMILIES))
     pt.add_argument("--corpus", help="extra text for the tokenizer vocabulary")
-    pt.add_argument("--image-size", type=int, default=32)
+    pt.add_argument("--image-size", type=int, help="input image side in pixels (default: the family's; llava 64)")
     pt.add_argument("--hidden", type=int, default=64)
     pt.add_argument("--layers", type=int, default=2)
     pt.add_argument("--seed", type=int, default=0)

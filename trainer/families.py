@@ -61,7 +61,8 @@ def family_of(model_type: str) -> Family:
 
 # ---- tiny models -------------------------------------------------------------------------------------------
 # Each builder returns (config, processor, generation eos ids). Sizes: vision 32-wide, LM 64-wide, 2 layers,
-# a ~300-word vocabulary; images 32×32 → 16 (or fewer) image tokens.
+# a ~300-word vocabulary; images 32×32 → 16 (or fewer) image tokens. The built-in model (tiny_llava) reads
+# 64×64 in 16-px patches through a 256-wide tower: still 16 image tokens.
 
 SYSTEM_VICUNA = ("A chat between a curious human and an artificial intelligence assistant. The assistant gives "
                  "helpful, detailed, and polite answers to the human's questions.")
@@ -142,7 +143,8 @@ def _clip_image_processor(image_size: int):
     return CLIPImageProcessorPil(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size})
 
 
-def tiny_llava(corpus: str, image_size: int = 32, patch: int = 8, hidden: int = 64, layers: int = 2):
+def tiny_llava(corpus: str, image_size: int = 64, patch: int = 16, hidden: int = 64, layers: int = 2,
+               tower_width: int = 256):
     from transformers import LlavaConfig, LlavaProcessor
 
     tok = _tokenizer(corpus, ["<image>"], {"image_token": "<image>"}, "<s>", "</s>", "<pad>")
@@ -152,7 +154,11 @@ def tiny_llava(corpus: str, image_size: int = 32, patch: int = 8, hidden: int = 
     # residual, the presence answer depends on the image only through its interaction with the question (an
     # abnormal study has one "yes" and one "no" presence question), and SFT settles on the question prior and
     # never leaves it (README: The grounding testbed, measured).
-    cfg = LlavaConfig(vision_config=_clip(image_size, patch),
+    # The built-in model sees 64 px in 16 patches of 16 px through a 256-wide tower: at 32 px the phantom set's
+    # masses, nodules and consolidations are 1-12 pixels and a 32-wide tower keeps too little of a patch; at
+    # 64 px in 16-px patches the sequence stays as short as 32 px in 8-px ones (16 image tokens), and a
+    # 256-wide patch embedding keeps a grey 16x16 patch whole (docs/grounding.md: the built-in model, measured).
+    cfg = LlavaConfig(vision_config=_clip(image_size, patch, tower_width),
                       text_config=_llama(len(tok), hidden, layers, tok.pad_token_id, tok.bos_token_id, tok.eos_token_id,
                                          initializer_range=hidden ** -0.5),
                       image_token_index=image_id, image_seq_length=(image_size // patch) ** 2,
@@ -229,12 +235,12 @@ def _tiny_qwen(corpus: str, v25: bool, image_size: int = 32, patch: int = 4, hid
     return cfg, proc, [tok.eos_token_id]
 
 
-def tiny_qwen2_vl(corpus: str, **kw):
-    return _tiny_qwen(corpus, False, **kw)
+def tiny_qwen2_vl(corpus: str, image_size: int = 32, **kw):
+    return _tiny_qwen(corpus, False, image_size=image_size, **kw)
 
 
-def tiny_qwen2_5_vl(corpus: str, **kw):
-    return _tiny_qwen(corpus, True, **kw)
+def tiny_qwen2_5_vl(corpus: str, image_size: int = 32, **kw):
+    return _tiny_qwen(corpus, True, image_size=image_size, **kw)
 
 
 GEMMA_SPECIALS = ["<start_of_turn>", "<end_of_turn>", "<start_of_image>", "<end_of_image>", "<image_soft_token>"]

@@ -78,10 +78,11 @@ def build_tokenizer(corpus: str, specials: list[str], named: dict[str, str], bos
     return fast
 
 
-def init_tiny(out: str, family: str = "llava", corpus_file: str | None = None, seed: int = 0, image_size: int = 32,
-              hidden: int = 64, layers: int = 2) -> str:
+def init_tiny(out: str, family: str = "llava", corpus_file: str | None = None, seed: int = 0,
+              image_size: int | None = None, hidden: int = 64, layers: int = 2) -> str:
     """Write the tiny model of `family` to `out` (config, safetensors weights, tokenizer, processor with its
     chat template, generation config). Raises UnsupportedModel for an unknown family."""
+    import inspect
     import warnings
 
     from transformers import AutoModelForImageTextToText, GenerationConfig
@@ -95,6 +96,8 @@ def init_tiny(out: str, family: str = "llava", corpus_file: str | None = None, s
             corpus += "\n" + f.read()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if image_size is None:  # the family's own input size
+            image_size = inspect.signature(fam.tiny).parameters["image_size"].default
         cfg, proc, eos_ids = fam.tiny(corpus, image_size=image_size, hidden=hidden, layers=layers)
         torch.manual_seed(seed)
         model = AutoModelForImageTextToText.from_config(cfg)
