@@ -157,7 +157,7 @@ def tiny_llava(corpus: str, image_size: int = 64, patch: int = 16, hidden: int =
     # The built-in model sees 64 px in 16 patches of 16 px through a 256-wide tower: at 32 px the phantom set's
     # masses, nodules and consolidations are 1-12 pixels and a 32-wide tower keeps too little of a patch; at
     # 64 px in 16-px patches the sequence stays as short as 32 px in 8-px ones (16 image tokens), and a
-    # 256-wide patch embedding keeps a grey 16x16 patch whole (docs/grounding.md: the built-in model, measured).
+    # 256-wide patch embedding keeps a grey 16x16 patch whole (README: The grounding testbed, measured).
     cfg = LlavaConfig(vision_config=_clip(image_size, patch, tower_width),
                       text_config=_llama(len(tok), hidden, layers, tok.pad_token_id, tok.bos_token_id, tok.eos_token_id,
                                          initializer_range=hidden ** -0.5),

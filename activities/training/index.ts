@@ -143,7 +143,6 @@ export function trainerCommand(input: TrainingInput, t: TrainingConfig, p: { mod
     '--num_processes', String(t.gpusPerRun), '--main_process_port', String(p.port ?? 29500), '-m', 'trainer', ...a];
 }
 
-
 function downsample(xs: number[], max = 2000): number[] {
   if (xs.length <= max) return xs;
   const step = xs.length / max;

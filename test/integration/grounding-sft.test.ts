@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { trainerPython } from '../../activities/training/supervisor';
 import { GROUNDING_KEYS, type GroundingDocument } from '../../core/grounding';
+import { promptOf } from '../../core/preference';
 import { ensurePhantomDataset } from '../../lib/phantom-dataset';
 
 const execFileP = promisify(execFile);
@@ -30,10 +31,10 @@ describe('grounding testbed: SFT of the built-in model reads the image', () => {
   it('presence accuracy with the image is at least 25 points above the blank-image accuracy (seed 0)', async () => {
     const set = path.join(work, 'phantom');
     await ensurePhantomDataset({ out: set, seed: 0, studies: 1000, size: 128, testFraction: 0.2 });
-    // The SFT records a campaign builds (activities/campaign.ts): the question as the prompt, the answer as the response.
+    // The SFT records a campaign builds (activities/campaign.ts): its prompt (promptOf), the answer as the response.
     type Row = { qid: number; image_name: string; question: string; answer: string };
     const rows = JSON.parse(fs.readFileSync(path.join(set, 'trainset.json'), 'utf8')) as Row[];
-    fs.writeFileSync(path.join(set, 'sft.jsonl'), rows.map((r) => JSON.stringify({ id: String(r.qid), image: `images/${r.image_name}`, prompt: r.question, response: r.answer })).join('\n') + '\n');
+    fs.writeFileSync(path.join(set, 'sft.jsonl'), rows.map((r) => JSON.stringify({ id: String(r.qid), image: `images/${r.image_name}`, prompt: promptOf({ kind: 'vqa', question: r.question }), response: r.answer })).join('\n') + '\n');
 
     const model = path.join(work, 'tiny');
     const out = path.join(work, 'sft');
